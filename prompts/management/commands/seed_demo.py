@@ -1,0 +1,77 @@
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import GatewayKey, Membership, Team, User
+from accounts.services import gateway_key_add, membership_set
+from prompts.models import GatewayModel, ModelPrice, Project
+
+DEMO_TEAM = "Demo Studio"
+DEMO_PROJECT = "Demo"
+# The bundled simulator accepts this key under `make run`; it is worthless anywhere else.
+SIMULATOR_KEY = "sim-demo-key-grokweb"
+LOGINS_FILE = settings.VAR_DIR / "demo-logins.txt"
+USERS = [("admin", None), ("manager", Membership.Role.MANAGER), ("member", Membership.Role.MEMBER)]
+
+
+class Command(BaseCommand):
+    help = 'Create the demo team "Demo Studio" with users admin, manager and member. Safe to re-run.'
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", help="set this password for all three demo users")
+
+    def handle(self, *args, password=None, **options):
+        remembered = self._remembered_passwords()
+        logins = {}
+        with transaction.atomic():
+            team, _ = Team.objects.get_or_create(name=DEMO_TEAM)
+            for username, role in USERS:
+                user, created = User.objects.get_or_create(username=username)
+                chosen = password or (None if not created else secrets.token_urlsafe(9))
+                if chosen is None and username not in remembered:
+                    chosen = secrets.token_urlsafe(9)  # exists, but its password was never shown
+                if chosen is not None:
+                    user.set_password(chosen)
+                if username == "admin":
+                    user.is_staff = user.is_superuser = True
+                user.save()
+                membership_set(team=team, user=user, role=role or Membership.Role.MANAGER)
+                logins[username] = chosen or remembered[username]
+            project, _ = Project.objects.get_or_create(
+                team=team, name=DEMO_PROJECT,
+                defaults={"description": "Example project for trying GrokWeb."},
+            )
+            GatewayModel.objects.get_or_create(name=settings.GATEWAY_MODEL)
+            if not ModelPrice.objects.filter(model=settings.GATEWAY_MODEL).exists():
+                ModelPrice.objects.create(
+                    model=settings.GATEWAY_MODEL,
+                    input_per_mtok=Decimal("2.000000"),
+                    output_per_mtok=Decimal("8.000000"),
+                    effective_from=timezone.now().replace(month=1, day=1, hour=0, minute=0,
+                                                          second=0, microsecond=0),
+                    is_example=True,
+                    note="EXAMPLE price for the demo - replace it with your gateway's price.",
+                )
+        if not GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).exists():
+            if not GatewayKey.objects.filter(name="simulator").exists():
+                gateway_key_add(name="simulator", secret=SIMULATOR_KEY, activate=True)
+        self._remember(logins)
+        self.stdout.write(self.style.SUCCESS(f'Demo team "{team.name}", project "{project.name}".'))
+        self.stdout.write(f"Open {settings.SITE_URL}/ and log in as:")
+        for username, _role in USERS:
+            self.stdout.write(f"  {username:8} / {logins[username]}")
+
+    def _remembered_passwords(self) -> dict[str, str]:
+        if not LOGINS_FILE.exists():
+            return {}
+        pairs = (line.split(" ", 1) for line in LOGINS_FILE.read_text().splitlines() if " " in line)
+        return {name: pw for name, pw in pairs}
+
+    def _remember(self, logins: dict[str, str]) -> None:
+        LOGINS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        LOGINS_FILE.write_text("".join(f"{name} {pw}\n" for name, pw in logins.items()))
+        LOGINS_FILE.chmod(0o600)
