@@ -185,3 +185,35 @@ def gateway_key_bootstrap() -> GatewayKey | None:
         return gateway_key_add(name=f"env-{fingerprint[:6]}", secret=secret, activate=True)
     except IntegrityError:
         return None  # another process imported it at the same moment
+
+
+def gateway_key_verify(*, key: GatewayKey) -> tuple[bool, str]:
+    """Ask the gateway whether it accepts the key (GET /models). Records the result."""
+    from prompts.gateway.errors import AuthError, GatewayError
+    from prompts.services.jobs import gateway_client
+
+    now = timezone.now()
+    try:
+        models = gateway_client().list_models(decrypt_secret(key.secret_encrypted))
+    except AuthError as error:
+        GatewayKey.objects.filter(pk=key.pk).update(last_error=str(error)[:500],
+                                                    last_error_at=now)
+        return False, error.message
+    except GatewayError as error:
+        return False, error.message
+    GatewayKey.objects.filter(pk=key.pk).update(verified_at=now)
+    key.verified_at = now
+    return True, ", ".join(models[:5]) or "ok"
+
+
+def gateway_key_revoke(
+    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None
+) -> GatewayKey:
+    """Stop using a key at once (a leak): not even attempts in their grace period use it."""
+    before = _key_snapshot(key)
+    GatewayKey.objects.filter(pk=key.pk).update(status=GatewayKey.Status.REVOKED,
+                                                retiring_until=None)
+    key.refresh_from_db()
+    audit_record(actor=actor, action="gateway_key.revoke", target=key, before=before,
+                 after=_key_snapshot(key), ip_address=ip_address)
+    return key

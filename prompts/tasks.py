@@ -1,0 +1,23 @@
+"""Celery tasks: thin. They take ids, tolerate missing rows and call a service."""
+
+import logging
+
+from celery import shared_task
+
+from prompts.services.dispatch import jobs_sweep
+from prompts.services.jobs import job_run
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(job_id: int) -> str | None:
+    return job_run(job_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_jobs() -> dict[str, int]:
+    counts = jobs_sweep()
+    if any(counts.values()):
+        logger.info("sweep: %s", counts)
+    return counts
