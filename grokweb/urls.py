@@ -7,6 +7,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
+    path("console/", include("accounts.urls_console")),
+    path("api/v1/", include("prompts.urls_api")),
     path("admin/", admin.site.urls),
+    path("", include("prompts.urls_usage")),
     path("", include("prompts.urls")),
 ]

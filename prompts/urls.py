@@ -1,7 +1,3 @@
-from django.urls import path
+"""The content team's workspace: projects, references, generation, library, batches, exports."""
 
-from prompts import views
-
-urlpatterns = [
-    path("", views.home, name="home"),
-]
+urlpatterns: list = []

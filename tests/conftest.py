@@ -47,3 +47,70 @@ def member_client(client, crew):
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# The gateway: the bundled simulator over real HTTP on loopback --------------------------
+
+SIM_KEY = "sim-test-key-primary-0001"
+SIM_STANDBY_KEY = "sim-test-key-standby-0002"
+
+
+@pytest.fixture(scope="session")
+def simulator_server():
+    from prompts.gateway.simulator import SimulatorConfig, start_simulator
+
+    server = start_simulator(SimulatorConfig(keys=[SIM_KEY, SIM_STANDBY_KEY], seed=11))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def simulator(simulator_server, settings):
+    """The simulator, reset, with GATEWAY_BASE_URL pointing at it and fast retries."""
+    from prompts.services.jobs import gateway_client
+
+    simulator_server.reset()
+    settings.GATEWAY_BASE_URL = simulator_server.base_url
+    settings.GATEWAY_BACKOFF_BASE_S = 0.01
+    settings.GATEWAY_BACKOFF_CAP_S = 0.05
+    gateway_client.cache_clear()
+    yield simulator_server
+    gateway_client.cache_clear()
+    simulator_server.reset()
+
+
+@pytest.fixture
+def active_key(db):
+    from accounts.services import gateway_key_add
+
+    return gateway_key_add(name="primary", secret=SIM_KEY, activate=True)
+
+
+@pytest.fixture
+def gateway(simulator, active_key):
+    """A working gateway: simulator up and an active key it accepts."""
+    return simulator
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def drain(job_id: int, max_rounds: int = 50) -> str:
+    """Run a job the way a worker would until it ends or parks, skipping retry waits."""
+    from prompts.models import GenerationJob
+    from prompts.services.jobs import job_run
+
+    status = ""
+    for _ in range(max_rounds):
+        GenerationJob.objects.filter(pk=job_id, status="queued").update(next_attempt_at=None)
+        job_run(job_id)
+        status = GenerationJob.objects.values_list("status", flat=True).get(pk=job_id)
+        if status not in ("queued", "running"):
+            return status
+    return status

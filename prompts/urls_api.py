@@ -1,0 +1,3 @@
+"""The JSON API (/api/v1/), authenticated with personal API tokens."""
+
+urlpatterns: list = []
