@@ -1,0 +1,225 @@
+"""The prompt spec the model returns, its JSON schema, and a tolerant parser.
+
+Models do not always honour ``response_format``: some answer in prose with a fenced
+JSON block, some through a function call. The parser accepts all three shapes and
+coerces near-miss values (``"30"`` for 30, a width of 1020 for 1024) instead of
+failing the job over them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+
+from .errors import SpecParseError
+
+DIMENSION_MIN, DIMENSION_MAX = 64, 4096
+STEPS_MIN, STEPS_MAX = 1, 150
+CFG_MIN, CFG_MAX = 1.0, 30.0
+VISUAL_FEATURE_KEYS = ("face", "hairstyle", "lighting", "palette", "composition", "style_direction")
+
+_DIMENSION = {
+    "type": "integer",
+    "minimum": DIMENSION_MIN,
+    "maximum": DIMENSION_MAX,
+    "multipleOf": 8,
+}
+
+PROMPT_SPEC_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        "positive_prompt": {"type": "string"},
+        "negative_prompt": {"type": "string"},
+        "width": _DIMENSION,
+        "height": _DIMENSION,
+        "steps": {"type": "integer", "minimum": STEPS_MIN, "maximum": STEPS_MAX},
+        "cfg_scale": {"type": "number", "minimum": CFG_MIN, "maximum": CFG_MAX},
+        "sampler": {"type": "string"},
+        "style": {"type": "string"},
+        "seed": {"type": ["integer", "null"]},
+        "visual_features": {
+            "type": ["object", "null"],
+            "properties": {key: {"type": "string"} for key in VISUAL_FEATURE_KEYS},
+            "required": list(VISUAL_FEATURE_KEYS),
+            "additionalProperties": False,
+        },
+    },
+    # Strict structured output requires every property to be listed as required.
+    "required": [
+        "positive_prompt",
+        "negative_prompt",
+        "width",
+        "height",
+        "steps",
+        "cfg_scale",
+        "sampler",
+        "style",
+        "seed",
+        "visual_features",
+    ],
+    "additionalProperties": False,
+}
+
+# Used when the model leaves an optional field out; the A1111 defaults for SDXL-sized output.
+DEFAULTS = {
+    "negative_prompt": "",
+    "width": 1024,
+    "height": 1024,
+    "steps": 30,
+    "cfg_scale": 7.0,
+    "sampler": "DPM++ 2M Karras",
+    "style": "",
+    "seed": None,
+    "visual_features": None,
+}
+
+
+@dataclass
+class PromptSpec:
+    positive_prompt: str
+    negative_prompt: str = DEFAULTS["negative_prompt"]
+    width: int = DEFAULTS["width"]
+    height: int = DEFAULTS["height"]
+    steps: int = DEFAULTS["steps"]
+    cfg_scale: float = DEFAULTS["cfg_scale"]
+    sampler: str = DEFAULTS["sampler"]
+    style: str = DEFAULTS["style"]
+    seed: int | None = None
+    visual_features: dict[str, str] | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n(.*?)```", re.DOTALL)
+
+
+def parse_prompt_spec(message: dict) -> PromptSpec:
+    """Read a PromptSpec from a chat ``message`` (``choices[0].message``).
+
+    Raises SpecParseError, carrying the raw text, when no candidate yields a spec.
+    """
+    raw_texts = []
+    problems = []
+    for raw in _candidates(message):
+        raw_texts.append(raw)
+        for obj in _json_objects(raw):
+            try:
+                return _coerce(obj)
+            except ValueError as exc:
+                problems.append(str(exc))
+    raw_text = "\n".join(raw_texts)
+    reason = problems[0] if problems else "no JSON object found in the reply"
+    raise SpecParseError(f"reply is not a valid prompt spec: {reason}", raw_text=raw_text)
+
+
+def _candidates(message: dict):
+    """Texts that may hold the spec, most specific first."""
+    for call in message.get("tool_calls") or []:
+        arguments = ((call or {}).get("function") or {}).get("arguments")
+        if isinstance(arguments, str) and arguments.strip():
+            yield arguments
+        elif isinstance(arguments, dict):
+            yield json.dumps(arguments)
+    legacy = message.get("function_call") or {}
+    if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+        yield legacy["arguments"]
+    content = message_text(message)
+    if content.strip():
+        yield content
+
+
+def message_text(message: dict) -> str:
+    """The text of a message whose content is a string or a list of content parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""
+
+
+def _json_objects(text: str):
+    """JSON objects in ``text``: the whole text first, then each fenced block."""
+    stripped = text.strip()
+    yield from _loads_object(stripped)
+    for match in _FENCE.finditer(text):
+        yield from _loads_object(match.group(2).strip())
+
+
+def _loads_object(text: str):
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return
+    if isinstance(value, dict):
+        yield value
+
+
+def _coerce(obj: dict) -> PromptSpec:
+    positive = obj.get("positive_prompt")
+    if not isinstance(positive, str) or not positive.strip():
+        raise ValueError("positive_prompt is missing or empty")
+    values = {**DEFAULTS, **{k: v for k, v in obj.items() if k in DEFAULTS and v is not None}}
+    return PromptSpec(
+        positive_prompt=positive.strip(),
+        negative_prompt=_text(values["negative_prompt"], "negative_prompt"),
+        width=_dimension(values["width"], "width"),
+        height=_dimension(values["height"], "height"),
+        steps=_clamp(round(_number(values["steps"], "steps")), STEPS_MIN, STEPS_MAX),
+        cfg_scale=_clamp(_number(values["cfg_scale"], "cfg_scale"), CFG_MIN, CFG_MAX),
+        sampler=_text(values["sampler"], "sampler") or DEFAULTS["sampler"],
+        style=_text(values["style"], "style"),
+        seed=_seed(values["seed"]),
+        visual_features=_visual_features(values["visual_features"]),
+    )
+
+
+def _text(value, name: str) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(item.strip() for item in value)  # keyword lists are a common near-miss
+    raise ValueError(f"{name} is not text")
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} is not a number")
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} is not a finite number")
+    return number
+
+
+def _clamp(value, low, high):
+    return max(low, min(high, value))
+
+
+def _dimension(value, name: str) -> int:
+    rounded = round(_number(value, name) / 8) * 8
+    return int(_clamp(rounded, DIMENSION_MIN, DIMENSION_MAX))
+
+
+def _seed(value) -> int | None:
+    if value is None:
+        return None
+    seed = int(_number(value, "seed"))
+    return seed if seed >= 0 else None  # -1 means "random" in A1111
+
+
+def _visual_features(value) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {key: str(value.get(key) or "").strip() for key in VISUAL_FEATURE_KEYS}

@@ -1,0 +1,67 @@
+import math
+
+import pytest
+
+from prompts.estimate import (
+    INPUT_TOKEN_LIMIT,
+    MAX_IMAGE_TOKENS,
+    OVERHEAD_TOKENS,
+    TokenLimitExceeded,
+    check_token_limit,
+    estimate_input_tokens,
+    image_tokens,
+)
+from prompts.gateway.payloads import image_data_url
+
+from .conftest import KEY, chat_payload
+
+
+def test_it_errs_high_against_a_four_chars_per_token_count():
+    brief = "A photorealistic portrait of an elderly fisherman mending nets at dawn. " * 20
+
+    text_part = estimate_input_tokens(text=brief) - OVERHEAD_TOKENS
+
+    assert text_part >= math.ceil(len(brief) / 3) > len(brief) / 4
+
+
+def test_it_counts_each_cjk_character_and_punctuation_as_a_token():
+    brief = "一位年轻女孩的肖像，柔和的窗光。"
+
+    assert estimate_input_tokens(text=brief) - OVERHEAD_TOKENS == len(brief)
+
+
+def test_it_includes_the_real_system_prompt_and_schema():
+    assert OVERHEAD_TOKENS > 500
+    assert estimate_input_tokens(text="") == OVERHEAD_TOKENS
+
+
+def test_it_counts_images_by_tiles_and_unknown_urls_at_the_maximum():
+    assert image_tokens(512, 512) < image_tokens(1024, 1024) < image_tokens(4000, 1500)
+    assert image_tokens(4000, 1500) == MAX_IMAGE_TOKENS
+    assert image_tokens(100_000, 100_000) <= MAX_IMAGE_TOKENS
+    with_sizes = estimate_input_tokens(text="b", image_sizes=[(1024, 1024)])
+    with_url = estimate_input_tokens(text="b", url_images=1)
+    assert with_url - with_sizes == MAX_IMAGE_TOKENS - image_tokens(1024, 1024)
+
+
+def test_it_is_not_below_what_the_simulated_gateway_bills(sim, client):
+    brief = "Moody portrait, 电影感灯光, shallow depth of field. " * 40
+    images = [image_data_url(b"\xff\xd8" + b"x" * 2000)] * 2
+    result = client.chat(KEY, chat_payload(brief=brief, images=images))
+
+    estimate = estimate_input_tokens(text=brief, image_sizes=[(1024, 1024)] * 2)
+
+    assert estimate >= result.prompt_tokens
+
+
+def test_it_refuses_input_at_or_over_the_200k_guard():
+    assert INPUT_TOKEN_LIMIT == 200_000
+    check_token_limit(199_999)
+    huge = estimate_input_tokens(text="x" * 600_000)
+
+    with pytest.raises(TokenLimitExceeded) as caught:
+        check_token_limit(huge)
+
+    assert caught.value.estimated == huge and caught.value.limit == 200_000
+    with pytest.raises(TokenLimitExceeded):
+        check_token_limit(200_000)

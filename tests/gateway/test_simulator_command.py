@@ -1,0 +1,52 @@
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_it_runs_the_simulator_command_until_sigterm():
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "gateway_simulator",
+            "--port",
+            "0",
+            "--keys",
+            "k-one,k-two",
+            "--rpm",
+            "100",
+            "--moderation-style",
+            "sensitive_words",
+            "--seed",
+            "3",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = process.stdout.readline()
+        base_url = line.rsplit(" ", 1)[-1].strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1"), line
+
+        listed = requests.get(
+            f"{base_url}/models", headers={"Authorization": "Bearer k-two"}, timeout=5
+        )
+        refused = requests.get(
+            f"{base_url}/models", headers={"Authorization": "Bearer k-three"}, timeout=5
+        )
+
+        assert listed.json()["data"][0]["id"] == "grok-build-0.1"
+        assert refused.status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()
