@@ -114,3 +114,17 @@ def drain(job_id: int, max_rounds: int = 50) -> str:
         if status not in ("queued", "running"):
             return status
     return status
+
+
+@pytest.fixture
+def celery_worker_thread(transactional_db, gateway):
+    """A real Celery worker, in a thread of the test process, consuming the real broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from grokweb.celery import app
+
+    app.control.purge()
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
+                      shutdown_timeout=10, loglevel="WARNING") as worker:
+        yield worker
+    app.control.purge()
