@@ -19,7 +19,9 @@ USERS = [("admin", None), ("manager", Membership.Role.MANAGER), ("member", Membe
 
 
 class Command(BaseCommand):
-    help = 'Create the demo team "Demo Studio" with users admin, manager and member. Safe to re-run.'
+    help = (
+        'Create the demo team "Demo Studio" with users admin, manager and member. Safe to re-run.'
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--password", help="set this password for all three demo users")
@@ -42,7 +44,8 @@ class Command(BaseCommand):
                 membership_set(team=team, user=user, role=role or Membership.Role.MANAGER)
                 logins[username] = chosen or remembered[username]
             project, _ = Project.objects.get_or_create(
-                team=team, name=DEMO_PROJECT,
+                team=team,
+                name=DEMO_PROJECT,
                 defaults={"description": "Example project for trying GrokWeb."},
             )
             GatewayModel.objects.get_or_create(name=settings.GATEWAY_MODEL)
@@ -51,8 +54,9 @@ class Command(BaseCommand):
                     model=settings.GATEWAY_MODEL,
                     input_per_mtok=Decimal("2.000000"),
                     output_per_mtok=Decimal("8.000000"),
-                    effective_from=timezone.now().replace(month=1, day=1, hour=0, minute=0,
-                                                          second=0, microsecond=0),
+                    effective_from=timezone.now().replace(
+                        month=1, day=1, hour=0, minute=0, second=0, microsecond=0
+                    ),
                     is_example=True,
                     note="EXAMPLE price for the demo - replace it with your gateway's price.",
                 )
