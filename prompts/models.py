@@ -313,6 +313,9 @@ class Favourite(models.Model):
             models.UniqueConstraint(fields=["user", "record"], name="favourite_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} ★ {self.record_id}"
+
 
 class Rating(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="ratings")
@@ -327,6 +330,9 @@ class Rating(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.record_id}: {self.stars}/5"
+
 
 class Comment(models.Model):
     record = models.ForeignKey(PromptRecord, on_delete=models.CASCADE, related_name="comments")
@@ -336,6 +342,9 @@ class Comment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
 
 
 class GatewayCall(models.Model):
@@ -398,6 +407,9 @@ class GatewayCall(models.Model):
             models.CheckConstraint(condition=Q(attempt__gte=1), name="call_attempt_gte_1"),
         ]
 
+    def __str__(self) -> str:
+        return f"job {self.job_id} attempt {self.attempt}: {self.outcome}"
+
     @property
     def unpriced(self) -> bool:
         return self.price_id is None
@@ -434,6 +446,9 @@ class DailyUsage(models.Model):
                 fields=["day", "team", "user", "project", "model"], name="usage_unique_bucket"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.user_id}/{self.project_id}/{self.model}"
 
 
 class BlockedTerm(models.Model):
@@ -474,6 +489,9 @@ class ModerationHold(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"hold on user {self.user_id} in team {self.team_id}"
+
 
 class DispatchPause(models.Model):
     """While one is open (cleared_at null) no job is sent: the gateway balance is exhausted."""
@@ -492,3 +510,6 @@ class DispatchPause(models.Model):
                 fields=["reason"], condition=Q(cleared_at__isnull=True), name="pause_one_open"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} pause since {self.created_at:%Y-%m-%d %H:%M}"

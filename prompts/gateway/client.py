@@ -251,6 +251,10 @@ def _classify(status: int, code: str, message: str) -> type[GatewayError]:
         status == 403 and (code in BALANCE_CODES or BALANCE_MESSAGE.search(message))
     ):
         return BalanceError
+    if status == 429 and code in BALANCE_CODES:
+        # OpenAI-style gateways answer an empty balance with 429 insufficient_quota;
+        # retrying it only burns attempts, so it pauses dispatch like a 402.
+        return BalanceError
     if status == 413:
         return TooLargeError
     if status == 429:

@@ -108,6 +108,7 @@ def test_it_classifies_auth_failures(sim, client, status, code):
         (403, "", "Insufficient balance, please recharge"),
         (403, "", "账户余额不足"),
         (403, "", "quota exhausted"),
+        (429, "insufficient_quota", "You exceeded your current quota."),
     ],
 )
 def test_it_classifies_balance_exhaustion(sim, client, status, code, message):
