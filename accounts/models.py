@@ -124,8 +124,26 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+class AuditEventAppendOnly(Exception):
+    """An audit row was about to be changed or deleted: the log is append-only."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # Deleting a user sets `actor` to NULL (on_delete=SET_NULL): the one change allowed.
+        if set(kwargs) == {"actor"} and kwargs["actor"] is None:
+            return super().update(**kwargs)
+        raise AuditEventAppendOnly("audit events cannot be changed")
+
+    def delete(self):
+        raise AuditEventAppendOnly("audit events cannot be deleted")
+
+
 class AuditEvent(models.Model):
-    """Append-only record of security- and money-relevant changes. Never holds a secret."""
+    """Append-only record of security- and money-relevant changes. Never holds a secret.
+
+    Python refuses updates and deletes here; on PostgreSQL a trigger (migration
+    0002_console_audit_append_only) refuses them in the database too."""
 
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,6 +157,8 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("audit event")
@@ -146,6 +166,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditEventAppendOnly("audit events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditEventAppendOnly("audit events cannot be deleted")
 
 
 class Budget(models.Model):

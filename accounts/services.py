@@ -1,17 +1,21 @@
 """Writes for accounts: teams and roles, gateway keys, the audit log."""
 
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.crypto import decrypt_secret, encrypt_secret, fingerprint_secret, mask_secret
 from accounts.logging import register_secret
-from accounts.models import AuditEvent, GatewayKey, Membership, Team, User
+from accounts.models import ApiToken, AuditEvent, GatewayKey, Membership, Team, User
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +41,15 @@ def audit_record(
     )
 
 
-def team_create(*, name: str) -> Team:
-    team = Team(name=name)
-    team.full_clean()
-    team.save()
+def team_create(
+    *, name: str, actor: User | None = None, ip_address: str | None = None
+) -> Team:
+    with transaction.atomic():
+        team = Team(name=name.strip())
+        team.full_clean()
+        team.save()
+        audit_record(actor=actor, action="team.create", target=team, after={"name": team.name},
+                     ip_address=ip_address)
     return team
 
 
@@ -187,23 +196,33 @@ def gateway_key_bootstrap() -> GatewayKey | None:
         return None  # another process imported it at the same moment
 
 
-def gateway_key_verify(*, key: GatewayKey) -> tuple[bool, str]:
+def gateway_key_verify(
+    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None
+) -> tuple[bool, str]:
     """Ask the gateway whether it accepts the key (GET /models). Records the result."""
     from prompts.gateway.errors import AuthError, GatewayError
     from prompts.services.jobs import gateway_client
 
     now = timezone.now()
+    secret = decrypt_secret(key.secret_encrypted)
+    register_secret(secret)
     try:
-        models = gateway_client().list_models(decrypt_secret(key.secret_encrypted))
+        models = gateway_client().list_models(secret)
     except AuthError as error:
         GatewayKey.objects.filter(pk=key.pk).update(last_error=str(error)[:500],
-                                                    last_error_at=now)
-        return False, error.message
+                                                    last_error_at=now, verified_at=None)
+        key.verified_at, key.last_error, key.last_error_at = None, str(error)[:500], now
+        ok, detail = False, error.message
     except GatewayError as error:
-        return False, error.message
-    GatewayKey.objects.filter(pk=key.pk).update(verified_at=now)
-    key.verified_at = now
-    return True, ", ".join(models[:5]) or "ok"
+        ok, detail = False, error.message
+    else:
+        GatewayKey.objects.filter(pk=key.pk).update(verified_at=now)
+        key.verified_at = now
+        ok, detail = True, ", ".join(models[:5]) or "ok"
+    audit_record(actor=actor, action="gateway_key.verify", target=key,
+                 after=_key_snapshot(key) | {"accepted": ok, "detail": detail[:200]},
+                 ip_address=ip_address)
+    return ok, detail
 
 
 def gateway_key_revoke(
@@ -217,3 +236,202 @@ def gateway_key_revoke(
     audit_record(actor=actor, action="gateway_key.revoke", target=key, before=before,
                  after=_key_snapshot(key), ip_address=ip_address)
     return key
+
+
+def gateway_key_mark_standby(
+    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None
+) -> GatewayKey:
+    """Keep a retiring, retired or failing key in reserve. It must be verified again before a
+    failover may pick it: the gateway may have refused it for a reason."""
+    allowed = [GatewayKey.Status.RETIRING, GatewayKey.Status.RETIRED, GatewayKey.Status.FAILING]
+    before = _key_snapshot(key)
+    with transaction.atomic():
+        changed = GatewayKey.objects.filter(pk=key.pk, status__in=allowed).update(
+            status=GatewayKey.Status.STANDBY, retiring_until=None, verified_at=None
+        )
+        key.refresh_from_db()
+        if changed:
+            audit_record(actor=actor, action="gateway_key.standby", target=key, before=before,
+                         after=_key_snapshot(key), ip_address=ip_address)
+    return key
+
+
+def gateway_key_rotate(
+    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None
+) -> tuple[bool, str]:
+    """Verify `key` at the gateway and, only if it is accepted, activate it; the previous
+    active key starts retiring. Returns (activated, the gateway's answer)."""
+    if key.status == GatewayKey.Status.REVOKED:
+        return False, "revoked"
+    ok, detail = gateway_key_verify(key=key, actor=actor, ip_address=ip_address)
+    if ok:
+        gateway_key_activate(key=key, actor=actor, ip_address=ip_address)
+    return ok, detail
+
+
+def dispatch_resume(*, actor: User, ip_address: str | None = None) -> int:
+    """An admin says the gateway balance is topped up: parked jobs go again."""
+    from prompts.services.dispatch import dispatch_paused, pause_clear
+
+    pause = dispatch_paused()
+    resumed = pause_clear(cleared_by=actor)
+    audit_record(actor=actor, action="dispatch.resume", target=pause,
+                 before={"paused": pause is not None}, after={"resumed_jobs": resumed},
+                 ip_address=ip_address)
+    return resumed
+
+
+# Personal API tokens (prefix + HMAC, like healthchecks: the plaintext is shown once) ------
+
+TOKEN_PREFIX = "gw_"
+TOKEN_PREFIX_CHARS = 8
+
+
+def _token_hmac(token: str) -> str:
+    return salted_hmac("grokweb.api_token", token, algorithm="sha256").hexdigest()
+
+
+def api_token_create(
+    *, user: User, name: str, ip_address: str | None = None
+) -> tuple[ApiToken, str]:
+    """Returns the token row and its plaintext, which is never stored or shown again."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    register_secret(plaintext)
+    with transaction.atomic():
+        token = ApiToken(user=user, name=name.strip(),
+                         prefix=plaintext[len(TOKEN_PREFIX):][:TOKEN_PREFIX_CHARS],
+                         token_hmac=_token_hmac(plaintext))
+        token.full_clean()
+        token.save()
+        audit_record(actor=user, action="api_token.create", target=token,
+                     after={"name": token.name, "prefix": token.prefix}, ip_address=ip_address)
+    return token, plaintext
+
+
+def api_token_revoke(
+    *, token: ApiToken, actor: User, ip_address: str | None = None
+) -> ApiToken:
+    if token.revoked_at is None:
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now())
+        token.refresh_from_db()
+        audit_record(actor=actor, action="api_token.revoke", target=token,
+                     after={"name": token.name, "prefix": token.prefix},
+                     ip_address=ip_address)
+    return token
+
+
+def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
+    """The live token this plaintext belongs to, with its user; None for anything else
+    (unknown, revoked, or its user deactivated)."""
+    if not plaintext.startswith(TOKEN_PREFIX):
+        return None
+    prefix = plaintext[len(TOKEN_PREFIX):][:TOKEN_PREFIX_CHARS]
+    token = (ApiToken.objects.select_related("user")
+             .filter(prefix=prefix, revoked_at__isnull=True, user__is_active=True).first())
+    if token is None or not hmac.compare_digest(token.token_hmac, _token_hmac(plaintext)):
+        return None
+    now = timezone.now()
+    # One write a minute at most, not one per request.
+    if token.last_used_at is None or token.last_used_at < now - timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+# Users and roles ------------------------------------------------------------------------
+
+
+def _user_snapshot(user: User) -> dict:
+    return {"username": user.username, "email": user.email, "is_active": user.is_active,
+            "is_staff": user.is_staff}
+
+
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str | None = None,
+    is_staff: bool = False,
+    actor: User | None = None,
+    ip_address: str | None = None,
+) -> User:
+    """Create a user. Without a password the user is invited: they get an e-mail with a link
+    to choose one (the same link Django's password reset uses)."""
+    with transaction.atomic():
+        user = User(username=username.strip(), email=email.strip(), is_staff=is_staff)
+        if password:
+            validate_password(password, user)
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean()
+        user.save()
+        audit_record(actor=actor, action="user.create", target=user,
+                     after=_user_snapshot(user) | {"invited": not password},
+                     ip_address=ip_address)
+    if not password:
+        transaction.on_commit(lambda: user_invite_send(user=user))
+    return user
+
+
+def user_invite_send(*, user: User) -> None:
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    link = settings.SITE_URL + reverse("password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user)})
+    send_mail(
+        "GrokWeb: you are invited", f"Hello {user.username},\n\nChoose your password here "
+        f"(the link works once, for a few days):\n{link}\n\nYour user name is {user.username}.",
+        None, [user.email], fail_silently=True,
+    )
+
+
+def user_set_active(
+    *, user: User, active: bool, actor: User, ip_address: str | None = None
+) -> User:
+    """Deactivating signs the user out everywhere and stops their API tokens at once: both
+    check `is_active` on every request."""
+    if user.is_active != active:
+        before = _user_snapshot(user)
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(is_active=active)
+            user.refresh_from_db()
+            audit_record(actor=actor, action="user.activate" if active else "user.deactivate",
+                         target=user, before=before, after=_user_snapshot(user),
+                         ip_address=ip_address)
+    return user
+
+
+def user_set_staff(
+    *, user: User, is_staff: bool, actor: User, ip_address: str | None = None
+) -> User:
+    if user.is_staff != is_staff:
+        before = _user_snapshot(user)
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(is_staff=is_staff)
+            user.refresh_from_db()
+            audit_record(actor=actor, action="user.staff", target=user, before=before,
+                         after=_user_snapshot(user), ip_address=ip_address)
+    return user
+
+
+def membership_remove(
+    *, membership: Membership, actor: User, ip_address: str | None = None
+) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="membership.remove", target=membership,
+                     before={"team": membership.team.name, "user": membership.user.username,
+                             "role": membership.role}, ip_address=ip_address)
+        membership.delete()
+
+
+def login_failure_record(*, username: str, ip_address: str | None, locked_out: bool) -> None:
+    """A failed sign-in (and a lock-out) goes to the audit log; never the password tried."""
+    audit_record(actor=None, action="auth.locked_out" if locked_out else "auth.login_failed",
+                 target=None, after={"username": username[:150]}, ip_address=ip_address)

@@ -1,13 +1,25 @@
+import math
+
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import membership_for_user
+from accounts.forms import ApiTokenCreateForm
 from accounts.health import health_checks
 from accounts.middleware import SESSION_TEAM_KEY
+from accounts.models import ApiToken
+from accounts.selectors import api_tokens_for_user
+from accounts.services import api_token_create, api_token_revoke
 
 
 @require_POST
@@ -27,3 +39,51 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = health_checks()
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+def locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' lock-out page (AXES_LOCKOUT_CALLABLE): says, in minutes and in the user's
+    language, when to try again."""
+    minutes = max(1, math.ceil(settings.AXES_COOLOFF_TIME * 60))
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+# Personal API tokens ----------------------------------------------------------------------
+
+
+def _tokens_page(request: HttpRequest, *, form=None, created=None, plaintext=None,
+                 status=200) -> HttpResponse:
+    response = render(request, "accounts/tokens.html", {
+        "tokens": api_tokens_for_user(request.user), "form": form or ApiTokenCreateForm(),
+        "created": created, "plaintext": plaintext,
+        "openapi_url": request.build_absolute_uri(reverse("api_openapi")),
+    }, status=status)
+    add_never_cache_headers(response)  # the one response that shows a new token's plaintext
+    return response
+
+
+@require_GET
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    return _tokens_page(request)
+
+
+@require_POST
+@login_required
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenCreateForm(request.POST)
+    if not form.is_valid():
+        return _tokens_page(request, form=form, status=400)
+    token, plaintext = api_token_create(user=request.user, name=form.cleaned_data["name"],
+                                        ip_address=get_client_ip_address(request))
+    # Rendered, not redirected: the plaintext must not pass through the session or a URL.
+    return _tokens_page(request, created=token, plaintext=plaintext, status=201)
+
+
+@require_POST
+@login_required
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    api_token_revoke(token=token, actor=request.user, ip_address=get_client_ip_address(request))
+    messages.info(request, _("The token “%(name)s” is revoked.") % {"name": token.name})
+    return redirect("token_list")

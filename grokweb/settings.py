@@ -309,3 +309,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# --- Admin console area: redaction, API tokens, sign-in hardening --------------------------
+# Every record of every logger is redacted when it is created (accounts.logging).
+LOGGING["filters"]["redact_secrets"]["()"] = "accounts.logging.redaction_filter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.logging.RedactingExceptionReporterFilter"
+# Personal API tokens: requests per token per minute (429 with Retry-After beyond it).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 60)
+# Site admins must use a strong password (length and character classes), members the defaults.
+ADMIN_STRONG_PASSWORDS = env_bool("ADMIN_STRONG_PASSWORDS", True)
+ADMIN_PASSWORD_MIN_LENGTH = env_int("ADMIN_PASSWORD_MIN_LENGTH", 14)
+AUTH_PASSWORD_VALIDATORS.append({"NAME": "accounts.validators.AdminStrongPasswordValidator"})
+# The lock-out page says in minutes, in the user's language, when to try again.
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)

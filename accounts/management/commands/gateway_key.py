@@ -7,6 +7,7 @@ from accounts.models import GatewayKey
 from accounts.services import (
     gateway_key_activate,
     gateway_key_add,
+    gateway_key_mark_standby,
     gateway_key_revoke,
     gateway_key_verify,
 )
@@ -30,6 +31,10 @@ class Command(BaseCommand):
         revoke.add_argument("--name", required=True)
         activate = sub.add_parser("activate", help="activate a stored key")
         activate.add_argument("--name", required=True)
+        verify = sub.add_parser("verify", help="ask the gateway whether it accepts a stored key")
+        verify.add_argument("--name", required=True)
+        standby = sub.add_parser("standby", help="keep a retiring, retired or failing key in reserve")
+        standby.add_argument("--name", required=True)
 
     def handle(self, *args, action, **options):
         getattr(self, f"handle_{action}")(**options)
@@ -83,6 +88,13 @@ class Command(BaseCommand):
         self._verify(key)
         gateway_key_activate(key=key)
         self.stdout.write(self.style.SUCCESS(f"{key.name} ({key.masked}) is active."))
+
+    def handle_verify(self, *, name, **options):
+        self._verify(self._key(name))
+
+    def handle_standby(self, *, name, **options):
+        key = gateway_key_mark_standby(key=self._key(name))
+        self.stdout.write(f"{key.name} ({key.masked}) is {key.status}.")
 
     def handle_revoke(self, *, name, **options):
         key = self._key(name)

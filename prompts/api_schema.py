@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json."""
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*statuses: int) -> dict:
+    descriptions = {
+        400: "Malformed request or invalid field", 401: "Missing, unknown or revoked token",
+        404: "No such object in your teams", 413: "Request too large (body or input tokens)",
+        422: "Refused: budget used up, consent missing, blocked term, invalid image",
+        429: "Rate limited; see the Retry-After header",
+    }
+    return {
+        str(status): {"description": descriptions[status],
+                      "content": {"application/json": {"schema": ERROR}}}
+        for status in statuses
+    }
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {"description": description, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
+
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "JobRequest": {
+        "type": "object", "required": ["project", "brief"],
+        "properties": {
+            "project": {"oneOf": [{"type": "integer"}, {"type": "string"}],
+                        "description": "project id, or its name when unambiguous"},
+            "brief": {"type": "string"},
+            "task_type": {"type": "string", "enum": ["strict", "balanced", "creative"],
+                          "default": "balanced"},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32768},
+            "images": {"type": "array", "maxItems": 8, "items": {
+                "type": "string",
+                "description": "data:image/...;base64,... (JPEG, PNG, WebP) or an https URL"}},
+        },
+    },
+    "JobAccepted": {
+        "type": "object", "required": ["id", "status"],
+        "properties": {"id": {"type": "integer"}, "status": {"type": "string"}},
+    },
+    "Job": {
+        "type": "object", "required": ["id", "status", "attempts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["queued", "running", "waiting", "succeeded",
+                                                  "failed", "rejected", "cancelled"]},
+            "wait_reason": {"type": ["string", "null"]},
+            "attempts": {"type": "integer"},
+            "task_type": {"type": "string"},
+            "temperature": {"type": "number"},
+            "max_tokens": {"type": "integer"},
+            "model": {"type": "string"},
+            "estimated_input_tokens": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "error": {"type": ["object", "null"]},
+            "record": {"type": ["object", "null"],
+                       "description": "the prompt record when the job succeeded"},
+        },
+    },
+    "Usage": {
+        "type": "object",
+        "required": ["since", "until", "calls", "prompt_tokens", "completion_tokens",
+                     "cost_rmb", "unpriced_calls"],
+        "properties": {
+            "since": {"type": "string", "format": "date"},
+            "until": {"type": "string", "format": "date"},
+            "calls": {"type": "integer"},
+            "prompt_tokens": {"type": "integer"},
+            "completion_tokens": {"type": "integer"},
+            "cost_rmb": {"type": "string", "description": "decimal ¥ amount, priced calls only"},
+            "unpriced_calls": {"type": "integer"},
+        },
+    },
+}
+
+
+def openapi_document(*, server_url: str) -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "GrokWeb API", "version": "1.0.0",
+                 "description": "Submit prompt-generation jobs and read usage with a personal "
+                                "API token (create one on the API tokens page)."},
+        "servers": [{"url": server_url}],
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+        },
+        "paths": {
+            "/jobs": {"post": {
+                "operationId": "createJob", "summary": "Queue one job",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/JobRequest"}}}},
+                "responses": {"202": _json("JobAccepted", "Queued"),
+                              **_errors(400, 401, 404, 413, 422, 429)},
+            }},
+            "/jobs/{id}": {"get": {
+                "operationId": "getJob", "summary": "A job with its status, attempts and record",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}],
+                "responses": {"200": _json("Job", "The job"), **_errors(401, 404, 429)},
+            }},
+            "/usage": {"get": {
+                "operationId": "getUsage", "summary": "Your tokens and ¥ cost in a period",
+                "parameters": [
+                    {"name": name, "in": "query", "required": False,
+                     "schema": {"type": "string", "format": "date"}}
+                    for name in ("since", "until")
+                ],
+                "responses": {"200": _json("Usage", "Totals"), **_errors(400, 401, 429)},
+            }},
+            "/openapi.json": {"get": {
+                "operationId": "getOpenApi", "summary": "This document", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                      "content": {"application/json": {}}}},
+            }},
+        },
+    }
