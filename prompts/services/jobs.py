@@ -59,12 +59,14 @@ RATE_LIMIT_ATTEMPTS_FACTOR = 3
 
 
 class JobRefused(Exception):
-    """A job that must not be created; the message is for the user, in their language."""
+    """A job that must not be created; the message is for the user, in their language.
+    From batch_create, `row` is the 1-based position of the refused spec."""
 
-    def __init__(self, code: str, message) -> None:
+    def __init__(self, code: str, message, row: int | None = None) -> None:
         super().__init__(str(message))
         self.code = code
         self.message = message
+        self.row = row
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ def batch_create(
             raise JobRefused(
                 refused.code,
                 _("Row %(row)s: %(reason)s") % {"row": row, "reason": refused.message},
+                row=row,
             ) from refused
     with transaction.atomic():
         batch = Batch.objects.create(project=project, created_by=user, title=title[:200])
