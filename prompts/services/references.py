@@ -1,5 +1,7 @@
 """Reference images: validated and prepared once on upload, stored with their send-ready copy."""
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -13,6 +15,15 @@ from prompts.url_fetch import fetch_reference_url
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
+@dataclass(frozen=True)
+class ReferenceUpload:
+    """A stored reference, whether it was new, and the brief its PNG text suggests."""
+
+    reference: ReferenceImage
+    created: bool
+    suggested_brief: str | None
+
+
 def reference_create(
     *,
     project: Project,
@@ -23,13 +34,32 @@ def reference_create(
     consent: bool = False,
     source_url: str = "",
 ) -> tuple[ReferenceImage, bool]:
-    """Store an uploaded image; returns (reference, created). The same file twice in one
-    project is the same reference. Raises ImageRejected with a message for the user; on any
-    failure no row and no file is left behind."""
+    """Store an uploaded image; returns (reference, created). See reference_upload."""
+    upload = reference_upload(project=project, user=user, data=data,
+                              original_name=original_name, shows_person=shows_person,
+                              consent=consent, source_url=source_url)
+    return upload.reference, upload.created
+
+
+def reference_upload(
+    *,
+    project: Project,
+    user: User,
+    data: bytes,
+    original_name: str,
+    shows_person: bool = False,
+    consent: bool = False,
+    source_url: str = "",
+) -> ReferenceUpload:
+    """Store an uploaded image. The same file twice in one project is the same reference.
+    Raises ImageRejected with a message for the user; on any failure no row and no file is
+    left behind. The suggested brief comes from A1111 or ComfyUI text in a PNG."""
     prepared = prepare_reference(data, max_bytes=settings.REFERENCE_MAX_UPLOAD_BYTES)
     existing = ReferenceImage.objects.filter(project=project, sha256=prepared.sha256).first()
     if existing is not None:
-        return existing, False
+        if shows_person and consent:
+            reference_confirm_consent(reference=existing, user=user)
+        return ReferenceUpload(existing, False, prepared.suggested_brief)
     stem = prepared.sha256[:20]
     reference = ReferenceImage(
         project=project,
@@ -65,16 +95,25 @@ def reference_create(
         for name in saved:
             storage.delete(name)
         raise
-    return reference, True
+    return ReferenceUpload(reference, True, prepared.suggested_brief)
 
 
 def reference_create_from_url(
     *, project: Project, user: User, url: str, shows_person: bool = False, consent: bool = False
 ) -> tuple[ReferenceImage, bool]:
-    """Fetch an https image (no private addresses, size and type checked), then store it."""
+    """Fetch an https image (no private addresses, size and type checked), then store it.
+    Raises UrlRefused or ImageRejected, each with a message for the user."""
+    upload = reference_upload_from_url(project=project, user=user, url=url,
+                                       shows_person=shows_person, consent=consent)
+    return upload.reference, upload.created
+
+
+def reference_upload_from_url(
+    *, project: Project, user: User, url: str, shows_person: bool = False, consent: bool = False
+) -> ReferenceUpload:
     data, final_url = fetch_reference_url(url, max_bytes=settings.REFERENCE_MAX_UPLOAD_BYTES)
     name = final_url.rsplit("/", 1)[-1].split("?")[0] or "image"
-    return reference_create(project=project, user=user, data=data, original_name=name,
+    return reference_upload(project=project, user=user, data=data, original_name=name,
                             shows_person=shows_person, consent=consent, source_url=url)
 
 
