@@ -1,29 +1,133 @@
-"""Budget state for banners and pages."""
+"""Budget state for banners, the dashboard and the budget pages, read from the daily rollup."""
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from accounts.models import Budget
-from prompts.services.budgets import spent_in_month
+from prompts.models import DailyUsage
+from prompts.selectors.money import yuan
+from prompts.services.budgets import month_start, next_month_start
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget: Budget
+    spent: Decimal
+
+    @property
+    def is_team(self) -> bool:
+        return self.budget.user_id is None
+
+    @property
+    def share(self) -> Decimal:
+        """Spent / limit; a limit of ¥0 counts as used up."""
+        if self.budget.monthly_limit <= 0:
+            return Decimal(1)
+        return self.spent / self.budget.monthly_limit
+
+    @property
+    def percent(self) -> int:
+        return int((self.share * 100).to_integral_value(rounding=ROUND_DOWN))
+
+    @property
+    def bar_percent(self) -> int:
+        return min(self.percent, 100)
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.budget.monthly_limit - self.spent, Decimal(0))
+
+    @property
+    def level(self) -> str:
+        if self.share >= 1:
+            return "error"
+        if self.share >= self.budget.warn_at:
+            return "warning"
+        return "ok"
+
+
+def _month_filter(day: date | None) -> Q:
+    return Q(day__gte=month_start(day), day__lt=next_month_start(day))
+
+
+def budget_statuses(*, team_id: int, user_id: int | None, day: date | None = None
+                    ) -> list[BudgetStatus]:
+    """The team's budget, then the user's own budget in that team, with this month's spending.
+
+    Two queries whatever the number of budgets."""
+    budgets = list(
+        Budget.objects.filter(Q(user__isnull=True) | Q(user_id=user_id), team_id=team_id)
+        .order_by("user_id")
+    )
+    if not budgets:
+        return []
+    spent = DailyUsage.objects.filter(_month_filter(day), team_id=team_id).aggregate(
+        team=Sum("cost"), user=Sum("cost", filter=Q(user_id=user_id))
+    )
+    statuses = []
+    for budget in budgets:
+        key = "team" if budget.user_id is None else "user"
+        statuses.append(BudgetStatus(budget=budget, spent=spent[key] or Decimal(0)))
+    statuses.sort(key=lambda status: not status.is_team)
+    return statuses
+
+
+def team_budget_statuses(*, team_id: int, day: date | None = None) -> list[BudgetStatus]:
+    """Every budget of a team (the team's first, then users' by name) for the budget page."""
+    budgets = list(
+        Budget.objects.filter(team_id=team_id).select_related("user", "updated_by")
+    )
+    rows = (
+        DailyUsage.objects.filter(_month_filter(day), team_id=team_id)
+        .values("user_id").annotate(cost=Sum("cost")).order_by()
+    )
+    by_user = {row["user_id"]: row["cost"] for row in rows}
+    team_total = sum(by_user.values(), Decimal(0))
+    statuses = [
+        BudgetStatus(
+            budget=budget,
+            spent=team_total if budget.user_id is None else by_user.get(budget.user_id)
+            or Decimal(0),
+        )
+        for budget in budgets
+    ]
+    statuses.sort(key=lambda s: (not s.is_team, s.budget.user.username if s.budget.user else ""))
+    return statuses
+
+
+def _banner_text(status: BudgetStatus) -> str:
+    # Whole sentences per case, never fragments: word order differs in Chinese.
+    values = {
+        "limit": yuan(status.budget.monthly_limit),
+        "spent": yuan(status.spent),
+        "pct": status.percent,
+    }
+    if status.level == "error":
+        if status.is_team:
+            return _(
+                "The team's monthly budget of ¥%(limit)s is used up: new jobs are refused and "
+                "queued ones wait until a manager raises it or the month turns."
+            ) % values
+        return _(
+            "Your monthly budget of ¥%(limit)s is used up: your new jobs are refused and your "
+            "queued ones wait until a manager raises it or the month turns."
+        ) % values
+    if status.is_team:
+        return _(
+            "The team has used %(pct)s%% of its monthly budget (¥%(spent)s of ¥%(limit)s)."
+        ) % values
+    return _(
+        "You have used %(pct)s%% of your monthly budget (¥%(spent)s of ¥%(limit)s)."
+    ) % values
 
 
 def budget_banners(*, team_id: int, user_id: int) -> list[dict]:
-    banners = []
-    budgets = Budget.objects.filter(team_id=team_id).filter(user__isnull=True) | \
-        Budget.objects.filter(team_id=team_id, user_id=user_id)
-    for budget in budgets:
-        if budget.monthly_limit <= 0:
-            spent_share = 1
-        else:
-            spent = spent_in_month(team_id=team_id, user_id=budget.user_id)
-            spent_share = spent / budget.monthly_limit
-        whose = _("Your") if budget.user_id else _("The team's")
-        if spent_share >= 1:
-            banners.append({"level": "error", "text": _(
-                "%(whose)s monthly budget of ¥%(limit)s is used up: new jobs are refused and "
-                "queued ones wait until a manager raises it or the month turns.")
-                % {"whose": whose, "limit": budget.monthly_limit}})
-        elif spent_share >= budget.warn_at:
-            banners.append({"level": "warning", "text": _(
-                "%(whose)s monthly budget is %(pct)s%% used (¥%(limit)s).")
-                % {"whose": whose, "pct": int(spent_share * 100), "limit": budget.monthly_limit}})
-    return banners
+    return [
+        {"level": status.level, "text": _banner_text(status)}
+        for status in budget_statuses(team_id=team_id, user_id=user_id)
+        if status.level != "ok"
+    ]

@@ -129,6 +129,8 @@ def jobs_sweep() -> dict[str, int]:
         if budget_exceeded(team_id=team_id, user_id=user_id) is None:
             counts["resumed"] += jobs_resume(reason=WaitReason.BUDGET, user_id=user_id,
                                              team_id=team_id)
+    from prompts.services.billing import budget_warnings_send  # usage area: warn-once e-mail
+    counts["budget_warnings"] = budget_warnings_send()
     held = (
         GenerationJob.objects.filter(status=Status.WAITING,
                                      wait_reason=WaitReason.MODERATION_HOLD)

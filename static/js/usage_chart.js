@@ -1,0 +1,34 @@
+// The dashboard's daily chart: tokens (bars) and ¥ (line). Data comes from json_script.
+document.addEventListener("DOMContentLoaded", () => {
+  const canvas = document.getElementById("usage-chart");
+  const source = document.getElementById("usage-chart-data");
+  if (!canvas || !source || typeof Chart === "undefined") return;
+  const data = JSON.parse(source.textContent);
+  new Chart(canvas, {
+    data: {
+      labels: data.labels,
+      datasets: [
+        { type: "bar", label: data.names.input_tokens, data: data.input_tokens,
+          backgroundColor: "#8fa4ff", stack: "tokens", yAxisID: "tokens" },
+        { type: "bar", label: data.names.output_tokens, data: data.output_tokens,
+          backgroundColor: "#3552d8", stack: "tokens", yAxisID: "tokens" },
+        { type: "line", label: data.names.cost, data: data.cost, borderColor: "#b42318",
+          backgroundColor: "#b42318", tension: 0.2, pointRadius: 2, yAxisID: "cost" },
+      ],
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      scales: {
+        tokens: { type: "linear", position: "left", stacked: true, beginAtZero: true,
+                  title: { display: true, text: data.names.tokens } },
+        cost: { type: "linear", position: "right", beginAtZero: true,
+                grid: { drawOnChartArea: false },
+                title: { display: true, text: data.names.cost } },
+        x: { stacked: true },
+      },
+    },
+  });
+});
