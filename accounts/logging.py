@@ -116,11 +116,11 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)
-        return redact(cleansed) if isinstance(cleansed, str) else cleansed
+        return redact(cleansed) if type(cleansed) is str else cleansed
 
     def get_traceback_frame_variables(self, request, tb_frame):
         return [
-            (name, redact(value) if isinstance(value, str) else _redact_repr(value))
+            (name, redact(value) if type(value) is str else _redact_repr(value))
             for name, value in super().get_traceback_frame_variables(request, tb_frame)
         ]
 
@@ -130,7 +130,8 @@ class RedactingExceptionReporterFilter(SafeExceptionReporterFilter):
             return params
         cleaned = params.copy()
         for name in list(cleaned):
-            if name in ("secret", "password", "token") or redact(cleaned[name]) != cleaned[name]:
+            value = str(cleaned[name])
+            if name in ("secret", "password", "token") or redact(value) != value:
                 cleaned[name] = self.cleansed_substitute
         return cleaned
 
