@@ -1,0 +1,121 @@
+"""Exports: A1111 infotext that parses back, ComfyUI API workflows, CSV for Excel, JSONL."""
+
+import io
+import json
+import zipfile
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from prompts.exports import a1111_infotext, comfyui_sampler, comfyui_workflow
+from prompts.images import parse_a1111_parameters
+from tests.workspace.conftest import make_record
+
+
+def test_it_writes_a1111_text_that_parses_back_to_the_same_fields(record):
+    text = a1111_infotext(record)
+    assert text.splitlines()[1] == "Negative prompt: blurry, extra fingers"
+    assert text.splitlines()[2] == ("Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, "
+                                    "Seed: 12345, Size: 832x1216")
+    assert parse_a1111_parameters(text) == {
+        "prompt": record.positive_prompt, "negative_prompt": record.negative_prompt,
+        "steps": 30, "sampler": "DPM++ 2M Karras", "cfg_scale": 6.5, "seed": 12345,
+        "width": 832, "height": 1216,
+    }
+
+
+def test_it_writes_seed_minus_one_for_a_random_seed_and_keeps_chinese(project, crew):
+    record = make_record(project, crew.member, seed=None, positive_prompt="水墨山水, 远山",
+                         negative_prompt="")
+    parsed = parse_a1111_parameters(a1111_infotext(record))
+    assert parsed["seed"] == -1 and parsed["prompt"] == "水墨山水, 远山"
+    assert "Negative prompt" not in a1111_infotext(record)
+
+
+def test_it_builds_a_comfyui_api_workflow_with_the_records_values(record):
+    workflow = comfyui_workflow(record)
+    by_type = {node["class_type"]: (node_id, node) for node_id, node in workflow.items()}
+    assert set(by_type) == {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage",
+                            "KSampler", "VAEDecode", "SaveImage"}
+    sampler_id, sampler = by_type["KSampler"]
+    inputs = sampler["inputs"]
+    assert (inputs["seed"], inputs["steps"], inputs["cfg"]) == (12345, 30, 6.5)
+    assert (inputs["sampler_name"], inputs["scheduler"]) == ("dpmpp_2m", "karras")
+    assert workflow[inputs["positive"][0]]["inputs"]["text"] == record.positive_prompt
+    assert workflow[inputs["negative"][0]]["inputs"]["text"] == "blurry, extra fingers"
+    latent = workflow[inputs["latent_image"][0]]
+    assert latent["class_type"] == "EmptyLatentImage"
+    assert (latent["inputs"]["width"], latent["inputs"]["height"]) == (832, 1216)
+    decode = by_type["VAEDecode"][1]
+    assert decode["inputs"]["samples"] == [sampler_id, 0]
+    assert by_type["SaveImage"][1]["inputs"]["images"] == [by_type["VAEDecode"][0], 0]
+    json.dumps(workflow)  # plain JSON
+
+
+@pytest.mark.parametrize("a1111,comfy", [
+    ("DPM++ 2M Karras", ("dpmpp_2m", "karras")),
+    ("Euler a", ("euler_ancestral", "normal")),
+    ("DPM++ SDE Karras", ("dpmpp_sde", "karras")),
+    ("DPM++ 2M SDE Exponential", ("dpmpp_2m_sde", "exponential")),
+    ("UniPC", ("uni_pc", "normal")),
+    ("DDIM", ("ddim", "ddim_uniform")),
+    ("Something New", ("euler", "normal")),
+])
+def test_it_maps_a1111_sampler_names_to_comfyui(a1111, comfy):
+    assert comfyui_sampler(a1111) == comfy
+
+
+def test_it_gives_a_record_without_seed_a_stable_comfyui_seed(project, crew):
+    record = make_record(project, crew.member, seed=None)
+    seeds = {comfyui_workflow(record)["3"]["inputs"]["seed"] for _ in range(2)}
+    assert len(seeds) == 1 and next(iter(seeds)) >= 0
+
+
+def test_it_downloads_a_records_a1111_text(member_client, record):
+    response = member_client.get(reverse("record_export", args=[record.id, "a1111"]))
+    assert response["Content-Disposition"] == f'attachment; filename="record-{record.id}.txt"'
+    assert parse_a1111_parameters(response.content.decode())["seed"] == 12345
+
+
+def test_it_exports_csv_with_a_bom_so_excel_shows_chinese(member_client, project, crew):
+    record = make_record(project, crew.member, brief="春节海报", positive_prompt="=红灯笼")
+    response = member_client.get(reverse("project_export", args=[project.id, "csv"]))
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    text = response.content.decode("utf-8-sig")
+    assert "春节海报" in text
+    assert "'=红灯笼" in text  # not a formula in a spreadsheet
+    assert text.splitlines()[0].startswith("id,project,author,created_at,brief")
+    assert str(record.id) in text.splitlines()[1]
+
+
+def test_it_exports_jsonl_one_record_per_line(member_client, project, crew):
+    make_record(project, crew.member, positive_prompt="one")
+    make_record(project, crew.member, positive_prompt="二")
+    response = member_client.get(reverse("project_export", args=[project.id, "jsonl"]))
+    rows = [json.loads(line) for line in response.content.decode().splitlines()]
+    assert [row["positive_prompt"] for row in rows] == ["one", "二"]
+    assert rows[0]["cfg_scale"] == 6.5 and rows[0]["project"] == "Spring Campaign"
+
+
+def test_it_exports_a_selection_as_a_zip_of_workflows(member_client, project, crew):
+    first = make_record(project, crew.member)
+    second = make_record(project, crew.member, cfg_scale=Decimal("8.0"))
+    make_record(project, crew.member, positive_prompt="not selected")
+    response = member_client.get(reverse("library_export"),
+                                 {"format": "comfyui", "ids": [first.id, second.id]})
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert sorted(archive.namelist()) == [f"record-{first.id}.json", f"record-{second.id}.json"]
+    workflow = json.loads(archive.read(f"record-{second.id}.json"))
+    assert workflow["3"]["inputs"]["cfg"] == 8.0
+
+
+def test_it_asks_to_tick_records_before_exporting_a_selection(member_client, record):
+    response = member_client.get(reverse("library_export"), {"format": "csv"}, follow=True)
+    assert "Tick the records to export first." in response.content.decode()
+
+
+def test_it_does_not_export_another_teams_records_in_a_selection(outsider_client, record):
+    response = outsider_client.get(reverse("library_export"),
+                                   {"format": "jsonl", "ids": [record.id]})
+    assert response.content == b""

@@ -1,0 +1,77 @@
+"""A job's page: live status, attempts, the timeline in words, cancel, retry, explanations."""
+
+from django.urls import reverse
+
+from prompts.models import GenerationJob
+from prompts.services.jobs import JobSpec, job_create
+from tests.conftest import drain
+
+
+def status_fragment(client, job) -> str:
+    return client.get(reverse("job_status", args=[job.id]),
+                      HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_it_polls_while_the_job_runs_and_stops_when_it_ends(member_client, project, crew,
+                                                            gateway):
+    job = job_create(user=crew.member, project=project, spec=JobSpec(brief="a red kite"))
+    fragment = status_fragment(member_client, job)
+    assert 'hx-trigger="every 1500ms"' in fragment and "Queued" in fragment
+    assert "<html" not in fragment  # the fragment alone, for htmx
+    assert drain(job.id) == "succeeded"
+    fragment = status_fragment(member_client, job)
+    assert "hx-trigger" not in fragment
+    assert "Succeeded" in fragment and "Open the prompt record" in fragment
+
+
+def test_it_tells_the_timeline_with_retry_after_and_backoff(member_client, project, crew,
+                                                            gateway):
+    gateway.script([{"status": 429, "headers": {"Retry-After": "12"}}, {"status": 503}])
+    job = job_create(user=crew.member, project=project, spec=JobSpec(brief="a red kite"))
+    assert drain(job.id) == "succeeded"
+    page = member_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "429 — waited 12 s per Retry-After" in page
+    assert "503 — retried after" in page
+    assert "succeeded" in page
+    assert "3 attempts" in page
+
+
+def test_it_explains_a_rejection_and_shows_the_gateways_words(member_client, project, crew,
+                                                              gateway):
+    gateway.script([{"status": 400, "body": {"error": {"code": "content_policy_violation",
+                                                      "message": "flagged by policy X"}}}])
+    job = job_create(user=crew.member, project=project, spec=JobSpec(brief="a red kite"))
+    assert drain(job.id) == "rejected"
+    page = member_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "content filter refused this brief" in page
+    assert "What the gateway said" in page and "flagged by policy X" in page
+    assert "400 — rejected by the content filter" in page
+
+
+def test_it_cancels_a_queued_job_and_not_a_finished_one(member_client, queued_job):
+    member_client.post(reverse("job_cancel", args=[queued_job.id]))
+    queued_job.refresh_from_db()
+    assert queued_job.status == "cancelled"
+    response = member_client.post(reverse("job_cancel", args=[queued_job.id]), follow=True)
+    assert "Only a queued or waiting job can be cancelled." in response.content.decode()
+
+
+def test_it_retries_a_failed_job(member_client, project, crew):
+    job = GenerationJob.objects.create(
+        project=project, created_by=crew.member, brief="x", temperature="0.65",
+        model="grok-build-0.1", status="failed", error_code="transient",
+        error_message="The gateway failed 5 times in a row")
+    page = member_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "kept failing" in page and "Retry" in page
+    member_client.post(reverse("job_retry", args=[job.id]))
+    job.refresh_from_db()
+    assert job.status == "queued" and job.error_code == ""
+
+
+def test_it_explains_why_a_job_waits(member_client, project, crew):
+    job = GenerationJob.objects.create(
+        project=project, created_by=crew.member, brief="x", temperature="0.65",
+        model="grok-build-0.1", status="waiting", wait_reason="budget")
+    page = member_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "monthly budget is used up" in page
+    assert "Cancel" in page
