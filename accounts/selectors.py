@@ -53,6 +53,24 @@ def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
     return events.order_by("-created_at", "-id")
 
 
+def audit_changes(events) -> None:
+    """Attach `changes` to each event: (field, before, after) rows, the changed fields of an
+    update first-class, so the page reads "status: standby → active" instead of raw JSON."""
+    for event in events:
+        before, after = event.before or {}, event.after or {}
+        fields = list(dict.fromkeys([*after, *before]))
+        event.changes = [
+            (name, _show(before[name]) if name in before else "",
+             _show(after[name]) if name in after else "")
+            for name in fields
+            if not (event.before is not None and before.get(name) == after.get(name))
+        ]
+
+
+def _show(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def audit_actions() -> list[str]:
     return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
 

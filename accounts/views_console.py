@@ -152,6 +152,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form, filters = _audit_filters(request)
     page = Paginator(selectors.audit_events(filters), AUDIT_PAGE_SIZE).get_page(
         request.GET.get("page"))
+    selectors.audit_changes(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     template = "partials/console_audit_rows.html" if request.htmx else "console/audit.html"
