@@ -61,8 +61,14 @@ class StatementForm(forms.Form):
     month = forms.DateField(label=_("Month"), input_formats=["%Y-%m"],
                             widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"))
 
+    def __init__(self, data=None, **kwargs):
+        # Without ?month= the page shows this month, with no error to complain about.
+        if data is not None and not data.get("month"):
+            data = None
+        super().__init__(data, initial={"month": month_start()}, **kwargs)
+
     def month_or_current(self) -> date | None:
-        if not self.is_bound or "month" not in self.data:
+        if not self.is_bound:
             return month_start()
         return self.cleaned_data["month"] if self.is_valid() else None
 

@@ -226,3 +226,13 @@ def test_it_lets_a_site_admin_open_any_teams_report(crew, march, admin_user):
     page = client.get(reverse("usage_report"), {"team": crew.team.pk, **MARCH})
     assert page.status_code == 200
     assert page.context["report"].total.cost == EXPECTED_COST
+
+
+def test_it_opens_the_statement_on_this_month_without_complaining(crew, manager_client):
+    page = manager_client.get(reverse("usage_statement"))
+    assert page.status_code == 200
+    assert page.context["statement"].month.day == 1
+    assert "Choose a month as YYYY-MM." not in page.content.decode()
+    bad = manager_client.get(reverse("usage_statement"), {"month": "March"})
+    assert bad.context["statement"] is None
+    assert "Choose a month as YYYY-MM." in bad.content.decode()
