@@ -103,12 +103,17 @@ def _fresh_cache():
 
 def drain(job_id: int, max_rounds: int = 50) -> str:
     """Run a job the way a worker would until it ends or parks, skipping retry waits."""
+    from django.core.cache import cache
+
+    from accounts.models import GatewayKey
     from prompts.models import GenerationJob
     from prompts.services.jobs import job_run
+    from prompts.services.limiter import pause_cache_key
 
     status = ""
     for _ in range(max_rounds):
         GenerationJob.objects.filter(pk=job_id, status="queued").update(next_attempt_at=None)
+        cache.delete_many([pause_cache_key(pk) for pk in GatewayKey.objects.values_list("pk", flat=True)])
         job_run(job_id)
         status = GenerationJob.objects.values_list("status", flat=True).get(pk=job_id)
         if status not in ("queued", "running"):

@@ -8,17 +8,17 @@ import time
 from django.core.cache import cache
 
 
-def _pause_key(key_id: int) -> str:
+def pause_cache_key(key_id: int) -> str:
     return f"limiter:pause:{key_id}"
 
 
 def limiter_pause(*, key_id: int, seconds: float) -> None:
     until = time.time() + seconds
-    current = cache.get(_pause_key(key_id))
+    current = cache.get(pause_cache_key(key_id))
     if current is None or current < until:
-        cache.set(_pause_key(key_id), until, timeout=int(seconds) + 5)
+        cache.set(pause_cache_key(key_id), until, timeout=int(seconds) + 5)
 
 
 def limiter_wait_s(*, key_id: int) -> float:
-    until = cache.get(_pause_key(key_id))
+    until = cache.get(pause_cache_key(key_id))
     return max(0.0, until - time.time()) if until else 0.0
