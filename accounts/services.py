@@ -156,6 +156,8 @@ def gateway_key_active() -> ActiveKey | None:
     key = GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).only(
         "id", "secret_encrypted"
     ).first()
+    if key is None and settings.GATEWAY_API_KEY:
+        key = gateway_key_bootstrap()
     if key is None:
         return None
     secret = decrypt_secret(key.secret_encrypted)
@@ -435,3 +437,13 @@ def login_failure_record(*, username: str, ip_address: str | None, locked_out: b
     """A failed sign-in (and a lock-out) goes to the audit log; never the password tried."""
     audit_record(actor=None, action="auth.locked_out" if locked_out else "auth.login_failed",
                  target=None, after={"username": username[:150]}, ip_address=ip_address)
+
+
+def signin_lockouts_clear(*, actor: User, ip_address: str | None = None) -> int:
+    """Lift every sign-in lock-out (accounts and addresses) at once."""
+    from axes.utils import reset
+
+    cleared = reset()
+    audit_record(actor=actor, action="auth.lockouts_cleared", after={"attempts": cleared},
+                 ip_address=ip_address)
+    return cleared

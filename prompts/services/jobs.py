@@ -35,6 +35,7 @@ from prompts.models import (
     Batch,
     DispatchPause,
     GatewayCall,
+    GatewayModel,
     GenerationJob,
     Project,
     PromptRecord,
@@ -79,6 +80,13 @@ class JobSpec:
     max_tokens: int | None = None
     references: Sequence[ReferenceImage] = ()
     image_urls: Sequence[str] = ()
+    model: str = ""
+
+
+def enabled_models() -> list[str]:
+    """The default model (GATEWAY_MODEL) first, then the others admins enabled."""
+    names = GatewayModel.objects.filter(enabled=True).values_list("name", flat=True)
+    return [settings.GATEWAY_MODEL] + sorted(n for n in names if n != settings.GATEWAY_MODEL)
 
 
 def default_temperature(task_type: str) -> Decimal:
@@ -103,6 +111,9 @@ def _validate_spec(*, user: User, project: Project, spec: JobSpec) -> int:
             "brief_too_long",
             _("This brief is too long to send in one request. Split it into a batch."),
         )
+    if spec.model and spec.model not in enabled_models():
+        raise JobRefused("unknown_model", _("“%(model)s” is not an enabled model.")
+                         % {"model": spec.model})
     if spec.task_type not in TASK_PRESETS:
         raise JobRefused("invalid_task_type", _("Choose strict, balanced or creative."))
     if spec.temperature is not None and not (Decimal(0) <= spec.temperature <= Decimal(2)):
@@ -160,7 +171,7 @@ def _new_job(*, user, project, spec, estimated, batch=None, parent=None) -> Gene
         temperature=spec.temperature if spec.temperature is not None
         else default_temperature(spec.task_type),
         max_tokens=spec.max_tokens or DEFAULT_MAX_TOKENS,
-        model=settings.GATEWAY_MODEL,
+        model=spec.model or settings.GATEWAY_MODEL,
         estimated_input_tokens=estimated,
         status=Status.WAITING if held else Status.QUEUED,
         wait_reason=WaitReason.MODERATION_HOLD if held else WaitReason.NONE,

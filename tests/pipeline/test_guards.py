@@ -103,3 +103,18 @@ def test_it_refuses_a_person_reference_without_consent(gateway, crew, project):
     job = job_create(user=crew.member, project=project,
                      spec=JobSpec(brief="match this face", references=[ref]))
     assert drain(job.id) == "succeeded"
+
+
+def test_it_records_the_model_and_refuses_one_not_enabled(gateway, crew, project, settings):
+    from prompts.models import GatewayModel
+
+    job = job_create(user=crew.member, project=project, spec=JobSpec(brief="a fox"))
+    assert job.model == settings.GATEWAY_MODEL
+    with pytest.raises(JobRefused) as refused:
+        job_create(user=crew.member, project=project,
+                   spec=JobSpec(brief="a fox", model="grok-build-9"))
+    assert refused.value.code == "unknown_model"
+    GatewayModel.objects.create(name="grok-build-9", enabled=True)
+    job = job_create(user=crew.member, project=project,
+                     spec=JobSpec(brief="a fox", model="grok-build-9"))
+    assert job.model == "grok-build-9"

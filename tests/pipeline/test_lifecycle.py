@@ -147,3 +147,15 @@ def test_it_sends_a_large_photo_as_a_jpeg_data_url_under_5_mb(gateway, crew, pro
     assert max(Image.open(io.BytesIO(raw)).size) <= 2048
     assert drain(job.id) == "succeeded"
     assert reload(job).record.visual_features
+
+
+@pytest.mark.django_db
+def test_it_imports_gateway_api_key_when_no_key_is_active(simulator, make_job, settings):
+    from tests.conftest import SIM_KEY
+
+    settings.GATEWAY_API_KEY = SIM_KEY
+    job = make_job()
+    assert drain(job.id) == "succeeded"
+    key = GatewayKey.objects.get()
+    assert key.status == "active" and key.name.startswith("env-")
+    assert SIM_KEY not in key.secret_encrypted
