@@ -19,6 +19,7 @@ urlpatterns = [
     path("users/create/", views.user_create, name="console_user_create"),
     path("users/<int:user_id>/active/", views.user_active, name="console_user_active"),
     path("users/<int:user_id>/staff/", views.user_staff, name="console_user_staff"),
+    path("users/lockouts/clear/", views.lockouts_clear, name="console_lockouts_clear"),
     path("teams/create/", views.team_create, name="console_team_create"),
     path("memberships/set/", views.membership_set, name="console_membership_set"),
     path("memberships/<int:membership_id>/remove/", views.membership_remove,

@@ -268,3 +268,11 @@ def user_staff(request: HttpRequest, user_id: int) -> HttpResponse:
                                    **_actor(request))
     messages.info(request, _("Saved the site admin rights of %(user)s.") % {"user": user.username})
     return redirect("console_users")
+
+
+@require_POST
+@site_admin_required
+def lockouts_clear(request: HttpRequest) -> HttpResponse:
+    services.signin_lockouts_clear(**_actor(request))
+    messages.success(request, _("Sign-in lock-outs cleared: everyone can try again."))
+    return redirect("console_users")

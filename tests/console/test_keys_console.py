@@ -24,6 +24,7 @@ def _post_urls(key_id: int, user_id: int, membership_id: int) -> list[str]:
         reverse("console_user_staff", args=[user_id]), reverse("console_team_create"),
         reverse("console_membership_set"),
         reverse("console_membership_remove", args=[membership_id]),
+        reverse("console_lockouts_clear"),
     ]
 
 

@@ -102,3 +102,16 @@ def test_it_uses_secure_cookies_and_hsts_in_production_mode(tmp_path):
     secure, csrf_secure, hsts, subdomains, httponly = json.loads(out)
     assert secure and csrf_secure and subdomains and httponly
     assert hsts >= 60 * 60 * 24 * 30
+
+
+def test_it_lets_a_site_admin_lift_lock_outs(crew, settings, admin_client):
+    from django.test import Client
+
+    client = Client()
+    settings.AXES_FAILURE_LIMIT = 2
+    for _ in range(2):
+        _login(client, "ming", "wrong")
+    assert _login(client, "ming", PASSWORD).status_code == 429
+    admin_client.post(reverse("console_lockouts_clear"))
+    assert _login(client, "ming", PASSWORD).status_code == 302
+    assert AuditEvent.objects.filter(action="auth.lockouts_cleared", actor__username="ada").exists()
