@@ -72,13 +72,12 @@ class GenerateForm(forms.Form):
         decimal_places=2, help_text=_("Empty: the task type's preset."),
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
-    max_tokens = forms.IntegerField(
-        label=_("Max tokens"), required=False, min_value=1, max_value=32768,
-        help_text=_("Empty: %(n)s.") % {"n": DEFAULT_MAX_TOKENS},
-    )
+    max_tokens = forms.IntegerField(label=_("Max tokens"), required=False, min_value=1,
+                                    max_value=32768)
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["max_tokens"].help_text = _("Empty: %(n)s.") % {"n": DEFAULT_MAX_TOKENS}
         self.fields["references"].queryset = project.references.order_by("-created_at")
 
     def job_spec(self) -> JobSpec:
@@ -135,7 +134,7 @@ class TagsForm(forms.Form):
 
 class RatingForm(forms.Form):
     stars = forms.TypedChoiceField(label=_("Rating"), coerce=int,
-                                   choices=[(n, str(n)) for n in range(1, 6)])
+                                   choices=[("", "–")] + [(n, "★" * n) for n in range(1, 6)])
 
 
 class CommentForm(forms.Form):
