@@ -34,6 +34,21 @@ def gateway_banners(user) -> list[dict]:
     return banners
 
 
+def hold_banners(membership) -> list[dict]:
+    from prompts.models import ModerationHold
+
+    holds = ModerationHold.objects.filter(team_id=membership.team_id, released_at__isnull=True)
+    if holds.filter(user_id=membership.user_id).exists():
+        return [{"level": "warning", "text": _(
+            "The gateway's moderation rejected several of your briefs within an hour. To protect "
+            "the team's gateway account, your new jobs wait until a manager releases them.")}]
+    if membership.is_manager and holds.exists():
+        return [{"level": "warning", "text": _(
+            "A team member's jobs are on hold after repeated moderation rejections. Review them "
+            "under Moderation holds."), "url": "hold_list"}]
+    return []
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -44,6 +59,7 @@ def navigation(request):
         from prompts.selectors.budgets import budget_banners
 
         banners += budget_banners(team_id=membership.team_id, user_id=user.id)
+        banners += hold_banners(membership)
     return {
         "current_membership": membership or None,
         "user_memberships": user.memberships.select_related("team").order_by("team__name"),

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import healthz
+from prompts.views import moderation
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -10,6 +11,8 @@ urlpatterns = [
     path("console/", include("accounts.urls_console")),
     path("api/v1/", include("prompts.urls_api")),
     path("admin/", admin.site.urls),
+    path("team/holds/", moderation.hold_list, name="hold_list"),
+    path("team/holds/<int:hold_id>/release/", moderation.hold_release_view, name="hold_release"),
     path("", include("prompts.urls_usage")),
     path("", include("prompts.urls")),
 ]
