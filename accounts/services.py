@@ -179,10 +179,6 @@ def gateway_key_mark_failing(*, key_id: int, error: str) -> bool:
     return bool(updated)
 
 
-def gateway_key_touch(*, key_id: int) -> None:
-    GatewayKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
-
-
 def gateway_key_bootstrap() -> GatewayKey | None:
     """Import GATEWAY_API_KEY into the encrypted store when no key is active."""
     secret = settings.GATEWAY_API_KEY.strip()
