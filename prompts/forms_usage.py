@@ -81,7 +81,7 @@ class BudgetForm(forms.Form):
     monthly_limit = forms.DecimalField(
         label=_("Monthly limit (¥)"), max_digits=14, decimal_places=2, min_value=Decimal(0))
     warn_at_percent = forms.IntegerField(
-        label=_("Warn at (% of the limit)"), initial=80,
+        label=_("Warn at (percentage of the limit)"), initial=80,
         validators=[MinValueValidator(1), MaxValueValidator(100)])
 
     def __init__(self, *args, team, **kwargs):
