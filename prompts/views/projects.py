@@ -76,9 +76,11 @@ def project_archive_view(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_member(request.user, project_id)
     archive = request.POST.get("archive", "1") == "1"
     project_archive(project=project, archived=archive)
-    messages.success(request, _("Project archived.") if archive else _("Project restored."))
-    return redirect("project_list" if archive else "project_detail",
-                    **({} if archive else {"project_id": project.pk}))
+    if archive:
+        messages.success(request, _("Project archived."))
+        return redirect("project_list")
+    messages.success(request, _("Project restored."))
+    return redirect("project_detail", project_id=project.pk)
 
 
 @login_required
