@@ -324,3 +324,10 @@ AUTH_PASSWORD_VALIDATORS.append({"NAME": "accounts.validators.AdminStrongPasswor
 # The lock-out page says in minutes, in the user's language, when to try again.
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+
+# --- Throughput area: shared rate limiter and /metrics -------------------------------------
+# A worker thread sleeps up to this long for its reserved slot at the gateway; a job that
+# would wait longer is re-scheduled instead, so the thread stays free for other work.
+GATEWAY_LIMITER_MAX_SLEEP_S = env_float("GATEWAY_LIMITER_MAX_SLEEP_S", 2.0)
+# /metrics answers site admins (session) or `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN")

@@ -3,9 +3,11 @@ from django.urls import include, path
 
 from accounts.views import healthz
 from prompts.views import moderation
+from prompts.views.metrics import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("console/", include("accounts.urls_console")),

@@ -6,6 +6,7 @@ Everything that decides what a job does with a gateway answer lives in `job_run`
 
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,7 +45,7 @@ from prompts.models import (
 from prompts.services.budgets import budget_exceeded
 from prompts.services.dispatch import dispatch_paused, job_enqueue, jobs_enqueue
 from prompts.services.ledger import CallFacts, ledger_record
-from prompts.services.limiter import limiter_pause, limiter_wait_s
+from prompts.services.limiter import limiter_acquire, limiter_pause, limiter_settle
 from prompts.services.moderation import blocked_term_in, breaker_check, hold_is_open
 
 logger = logging.getLogger(__name__)
@@ -313,14 +314,18 @@ def job_run(job_id: int) -> str | None:
     if key is None:
         _park(job_id, WaitReason.KEY)
         return Status.WAITING
-    paused_s = limiter_wait_s(key_id=key.id)
-    if paused_s > 0:
-        # The gateway asked everyone on this key to wait: come back then, without an attempt.
+    tokens = _token_reservation(job_id)
+    slot = limiter_acquire(key_id=key.id, tokens=tokens)
+    if not slot.reserved:
+        # Over the key's rpm/tpm, or the gateway asked everyone on this key to wait
+        # (Retry-After): come back then, without an attempt.
         if GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-            next_attempt_at=timezone.now() + timedelta(seconds=paused_s)
+            next_attempt_at=timezone.now() + timedelta(seconds=slot.wait_s)
         ):
-            job_enqueue(job_id, countdown=paused_s)
+            job_enqueue(job_id, countdown=slot.wait_s)
         return None
+    if slot.wait_s > 0:
+        time.sleep(slot.wait_s)  # our reserved slot; bounded by GATEWAY_LIMITER_MAX_SLEEP_S
     attempt = job_claim(job_id)
     if attempt is None:
         return None
@@ -347,8 +352,24 @@ def job_run(job_id: int) -> str | None:
     try:
         result = gateway_client().chat(key.secret, payload)
     except GatewayError as error:
-        return _after_error(job, attempt, key.id, started_at, error)
-    return _after_answer(job, attempt, key.id, started_at, result)
+        status = _after_error(job, attempt, key.id, started_at, error)
+        limiter_settle(key_id=key.id, reserved_tokens=tokens,
+                       used_tokens=error.prompt_tokens + error.completion_tokens)
+        return status
+    status = _after_answer(job, attempt, key.id, started_at, result)
+    limiter_settle(key_id=key.id, reserved_tokens=tokens,
+                   used_tokens=result.prompt_tokens + result.completion_tokens)
+    return status
+
+
+def _token_reservation(job_id: int) -> int:
+    """What the tokens-per-minute limiter holds for a call until the gateway's usage is
+    known: the input estimate plus the most the answer may use."""
+    if not settings.GATEWAY_TPM:
+        return 0
+    row = GenerationJob.objects.filter(pk=job_id).values_list(
+        "estimated_input_tokens", "max_tokens").first()
+    return sum(row) if row else 0
 
 
 def _job_images(job: GenerationJob) -> list[str]:
