@@ -6,4 +6,9 @@ CENT = Decimal("0.01")
 
 
 def yuan(amount: Decimal | None) -> str:
-    return f"{(amount or Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP):,}"
+    amount = amount or Decimal(0)
+    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if rounded == 0 and amount > 0:
+        # A single call often costs a fraction of a fen: "0.00" would read as free.
+        return "<0.01"
+    return f"{rounded:,}"

@@ -42,6 +42,7 @@ def test_it_rounds_half_up_only_when_displaying():
     assert yuan(Decimal("2.344999")) == "2.34"
     assert yuan(Decimal("1234567.891")) == "1,234,567.89"
     assert yuan(None) == "0.00"
+    assert yuan(Decimal("0.000402")) == "<0.01"  # charged, but less than a fen
 
 
 def test_it_sums_exact_costs_and_rounds_the_total_once(crew, project, price, charge,
