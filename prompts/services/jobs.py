@@ -46,7 +46,12 @@ from prompts.services.budgets import budget_exceeded
 from prompts.services.dispatch import dispatch_paused, job_enqueue, jobs_enqueue
 from prompts.services.ledger import CallFacts, ledger_record
 from prompts.services.limiter import limiter_acquire, limiter_pause, limiter_settle
-from prompts.services.moderation import blocked_term_in, breaker_check, hold_is_open
+from prompts.services.moderation import (
+    blocked_term_in,
+    blocked_terms,
+    breaker_check,
+    hold_is_open,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +107,10 @@ def job_estimate_tokens(spec: JobSpec) -> int:
     )
 
 
-def _validate_spec(*, user: User, project: Project, spec: JobSpec) -> int:
-    """Refuse, before any call and at no cost, what must not reach the gateway."""
+def _validate_spec(*, user: User, project: Project, spec: JobSpec,
+                   terms: list[str] | None = None, check_budget: bool = True) -> int:
+    """Refuse, before any call and at no cost, what must not reach the gateway. A batch
+    passes the blocked terms and checks the budget once, not once per row."""
     brief = spec.brief.strip()
     if not brief:
         raise JobRefused("empty_brief", _("Write a brief first."))
@@ -133,7 +140,7 @@ def _validate_spec(*, user: User, project: Project, spec: JobSpec) -> int:
     for url in spec.image_urls:
         if not url.startswith("https://"):
             raise JobRefused("invalid_image_url", _("Image links must start with https://."))
-    term = blocked_term_in(brief)
+    term = blocked_term_in(brief, terms)
     if term is not None:
         raise JobRefused(
             "blocked_term",
@@ -149,7 +156,7 @@ def _validate_spec(*, user: User, project: Project, spec: JobSpec) -> int:
               "under %(limit)s. Split the brief into a batch or use fewer references.")
             % {"estimated": f"{estimated:,}", "limit": f"{limit:,}"},
         )
-    budget = budget_exceeded(team_id=project.team_id, user_id=user.id)
+    budget = budget_exceeded(team_id=project.team_id, user_id=user.id) if check_budget else None
     if budget is not None:
         raise JobRefused(
             "budget_exceeded",
@@ -159,8 +166,10 @@ def _validate_spec(*, user: User, project: Project, spec: JobSpec) -> int:
     return estimated
 
 
-def _new_job(*, user, project, spec, estimated, batch=None, parent=None) -> GenerationJob:
-    held = hold_is_open(user_id=user.id, team_id=project.team_id)
+def _new_job(*, user, project, spec, estimated, batch=None, parent=None,
+             held=None) -> GenerationJob:
+    if held is None:
+        held = hold_is_open(user_id=user.id, team_id=project.team_id)
     return GenerationJob(
         project=project,
         batch=batch,
@@ -200,19 +209,23 @@ def batch_create(
 ) -> Batch:
     """All rows are validated first; one refusal creates nothing (JobRefused names the row)."""
     estimates = []
+    terms = blocked_terms()
     for row, spec in enumerate(specs, start=1):
         try:
-            estimates.append(_validate_spec(user=user, project=project, spec=spec))
+            estimates.append(_validate_spec(user=user, project=project, spec=spec, terms=terms,
+                                            check_budget=row == 1))
         except JobRefused as refused:
             raise JobRefused(
                 refused.code,
                 _("Row %(row)s: %(reason)s") % {"row": row, "reason": refused.message},
                 row=row,
             ) from refused
+    held = hold_is_open(user_id=user.id, team_id=project.team_id)
     with transaction.atomic():
         batch = Batch.objects.create(project=project, created_by=user, title=title[:200])
         jobs = [
-            _new_job(user=user, project=project, spec=spec, estimated=estimated, batch=batch)
+            _new_job(user=user, project=project, spec=spec, estimated=estimated, batch=batch,
+                     held=held)
             for spec, estimated in zip(specs, estimates, strict=True)
         ]
         GenerationJob.objects.bulk_create(jobs)

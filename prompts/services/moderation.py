@@ -13,9 +13,14 @@ from prompts.models import BlockedTerm, GatewayCall, GenerationJob, ModerationHo
 BREAKER_WINDOW = timedelta(hours=1)
 
 
-def blocked_term_in(text: str) -> str | None:
+def blocked_terms() -> list[str]:
+    return list(BlockedTerm.objects.values_list("term", flat=True))
+
+
+def blocked_term_in(text: str, terms: list[str] | None = None) -> str | None:
+    """The first blocked term in `text`; pass `terms` to check many texts with one query."""
     lowered = text.casefold()
-    for term in BlockedTerm.objects.values_list("term", flat=True):
+    for term in blocked_terms() if terms is None else terms:
         if term.casefold() in lowered:
             return term
     return None
