@@ -329,5 +329,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", Fa
 # A worker thread sleeps up to this long for its reserved slot at the gateway; a job that
 # would wait longer is re-scheduled instead, so the thread stays free for other work.
 GATEWAY_LIMITER_MAX_SLEEP_S = env_float("GATEWAY_LIMITER_MAX_SLEEP_S", 2.0)
+# Keep each worker thread's database connection across tasks (see grokweb/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 # /metrics answers site admins (session) or `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = env_str("METRICS_TOKEN")

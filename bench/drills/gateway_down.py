@@ -25,17 +25,20 @@ def main() -> int:
 
     def outage(run: harness.DrillRun) -> None:
         run.wait_finished(args.jobs // 3)
-        run.gateway_before = harness.sim_stats(run.port)
+        before = harness.sim_stats(run.port)
         run.procs.stop(run.simulator)
+        answered = harness.answered_in_log("simulator-down.log")  # the ones answered while stopping
+        run.gateway_before = {"received": max(before["received"], answered), "answered": answered}
         run.note(f"gateway stopped (connection refused); {harness.finished_count(run.batch)} "
                  f"jobs finished")
         time.sleep(args.down_s)
         run.simulator = run.procs.simulator(run.port, "--rpm", run.env["GATEWAY_RPM"],
                                             "--latency-ms", "300", "--seed", "4",
-                                            log="simulator-down.log")
+                                            log="simulator-down-after.log")
         run.note(f"gateway back after {args.down_s:.0f} s; "
                  f"{harness.finished_count(run.batch)} jobs finished")
 
+    (harness.SCRATCH / "simulator-down-after.log").unlink(missing_ok=True)
     report = harness.drill("down", outage, port=args.port, jobs=args.jobs)
     command = shlex.join([".venv/bin/python", "bench/drills/gateway_down.py", *sys.argv[1:]])
     return 0 if harness.print_report("Drill: gateway down 60 s", command, report) else 1

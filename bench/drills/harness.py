@@ -314,6 +314,13 @@ def drill(name: str, action, *, port: int, jobs: int = 200, rpm: int = 600,
     return report
 
 
+def answered_in_log(name: str) -> int:
+    """Chat calls a simulator answered, from its log (one line per answer written)."""
+    path = SCRATCH / name
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return sum("POST /v1/chat/completions" in line for line in lines)
+
+
 def unrecorded_attempts(batch) -> dict[int, int]:
     """Jobs with claimed attempts that have no ledger row: the worker died between the claim
     and the record, so the call may have reached the gateway (and been answered) without

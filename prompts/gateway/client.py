@@ -19,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .errors import (
+    UNREACHABLE,
     AuthError,
     BalanceError,
     GatewayError,
@@ -147,8 +148,10 @@ class GatewayClient:
             response.content  # noqa: B018 -- read the whole body inside the try: truncation raises here
         except requests.Timeout as exc:
             error = TransientError(f"gateway timed out ({type(exc).__name__})")
+        except requests.ConnectionError as exc:
+            # Refused or reset before an answer: the gateway is unreachable, not just slow.
+            error = TransientError(f"network error: {type(exc).__name__}", code=UNREACHABLE)
         except (
-            requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
         ) as exc:

@@ -20,6 +20,8 @@ OUTCOMES = (
 
 # Retrying these may succeed; every other outcome fails the same way again.
 RETRYABLE_OUTCOMES = frozenset({"rate_limited", "transient"})
+# The `code` of a transient error when the connection was refused or reset before an answer.
+UNREACHABLE = "unreachable"
 
 
 class GatewayError(Exception):

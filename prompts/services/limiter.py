@@ -14,7 +14,8 @@ the limit, whether the gateway counts in fixed, sliding or bucketed windows.
 A caller that may wait up to `max_wait_s` gets a reservation: its slot is taken and it
 sleeps until then. One that would wait longer takes nothing and comes back later (the job
 is re-scheduled, the worker thread stays free). A 429's Retry-After pauses the key for
-everyone. GATEWAY_RPM / GATEWAY_TPM = 0 means no limit on that dimension.
+everyone, and so does a gateway that refuses connections (`limiter_trip`, a circuit
+breaker). GATEWAY_RPM / GATEWAY_TPM = 0 means no limit on that dimension.
 """
 
 import logging
@@ -119,6 +120,22 @@ redis.call('SET', KEYS[1], untl, 'PX', math.ceil(untl - now) + 5000)
 return untl
 """
 
+# KEYS: pause, outage streak. ARGV: base s, cap s. A failure while the key is already paused
+# (a request sent before the pause began) changes nothing; otherwise the streak grows and
+# the pause doubles: base, 2 × base, … up to cap. Returns the pause's length in ms.
+TRIP_LUA = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + t[2] / 1000
+local current = tonumber(redis.call('GET', KEYS[1]) or 0)
+if current > now then return math.ceil(current - now) end
+local n = redis.call('INCR', KEYS[2])
+local pause = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) * 2 ^ (n - 1)) * 1000
+local untl = math.ceil(now + pause)
+redis.call('SET', KEYS[1], untl, 'PX', math.ceil(pause) + 5000)
+redis.call('PEXPIRE', KEYS[2], math.ceil(pause) + 30000)
+return math.ceil(pause)
+"""
+
 # KEYS: pause. Returns the ms left.
 PAUSE_LEFT_LUA = """
 local current = tonumber(redis.call('GET', KEYS[1]) or 0)
@@ -140,6 +157,7 @@ class RedisLimiter:
         self.settle_script = self.client.register_script(SETTLE_LUA)
         self.pause_script = self.client.register_script(PAUSE_LUA)
         self.pause_left_script = self.client.register_script(PAUSE_LEFT_LUA)
+        self.trip_script = self.client.register_script(TRIP_LUA)
 
     @staticmethod
     def keys(key_id: int) -> list[str]:
@@ -150,6 +168,7 @@ class RedisLimiter:
             # so cache.get/delete on pause_cache_key see the same pause.
             cache.make_key(pause_cache_key(key_id)),
             f"{KEY_PREFIX}:{key_id}:stats",
+            f"{KEY_PREFIX}:{key_id}:outage",
         ]
 
     def acquire(self, key_id: int, tokens: int, max_wait_s: float) -> Slot:
@@ -169,6 +188,10 @@ class RedisLimiter:
 
     def pause_left_s(self, key_id: int) -> float:
         return int(self.pause_left_script(keys=self.keys(key_id)[2:3])) / 1000
+
+    def trip(self, key_id: int, base_s: float, cap_s: float) -> float:
+        keys = self.keys(key_id)
+        return int(self.trip_script(keys=[keys[2], keys[4]], args=[base_s, cap_s])) / 1000
 
     def stats(self, key_ids: list[int]) -> dict[int, dict[str, int]]:
         pipe = self.client.pipeline(transaction=False)
@@ -196,6 +219,7 @@ class LocalLimiter:
         self.lock = threading.Lock()
         self.tats: dict[tuple[int, str], float] = {}
         self.counters: dict[int, dict[str, int]] = {}
+        self.outages: dict[int, tuple[int, float]] = {}  # key id -> (streak, forget at)
 
     def acquire(self, key_id: int, tokens: int, max_wait_s: float) -> Slot:
         rpm_ms = _interval_ms(settings.GATEWAY_RPM)
@@ -238,6 +262,20 @@ class LocalLimiter:
         until = cache.get(pause_cache_key(key_id)) or 0
         return max(0.0, until / 1000 - time.time())
 
+    def trip(self, key_id: int, base_s: float, cap_s: float) -> float:
+        with self.lock:
+            now = time.time()
+            left = (cache.get(pause_cache_key(key_id)) or 0) / 1000 - now
+            if left > 0:
+                return left
+            streak, forget_at = self.outages.get(key_id, (0, 0.0))
+            streak = streak + 1 if forget_at > now else 1
+            pause = min(cap_s, base_s * 2 ** (streak - 1))
+            self.outages[key_id] = (streak, now + pause + 30)
+            cache.set(pause_cache_key(key_id), int((now + pause) * 1000),
+                      timeout=int(pause) + 5)
+            return pause
+
     def stats(self, key_ids: list[int]) -> dict[int, dict[str, int]]:
         with self.lock:
             return {key_id: dict(self.counters.get(key_id, {})) for key_id in key_ids}
@@ -247,6 +285,7 @@ class LocalLimiter:
             self.tats.pop((key_id, "rpm"), None)
             self.tats.pop((key_id, "tpm"), None)
             self.counters.pop(key_id, None)
+            self.outages.pop(key_id, None)
         cache.delete(pause_cache_key(key_id))
 
 
@@ -297,6 +336,20 @@ def limiter_pause(*, key_id: int, seconds: float) -> None:
         backend.pause(key_id, seconds)
     except backend.errors:
         logger.warning("rate limiter unreachable: Retry-After not shared", exc_info=True)
+
+
+def limiter_trip(*, key_id: int) -> float:
+    """Nobody answered on this key (connection refused or reset): pause it for everyone, a
+    circuit breaker. Each outage pause doubles (GATEWAY_BACKOFF_BASE_S … _CAP_S) while the
+    gateway stays away, so only one probe per pause spends a job's attempt instead of every
+    job burning its attempts against a dead gateway. Returns the pause in seconds."""
+    backend = limiter()
+    try:
+        return backend.trip(key_id, settings.GATEWAY_BACKOFF_BASE_S,
+                            settings.GATEWAY_BACKOFF_CAP_S)
+    except backend.errors:
+        logger.warning("rate limiter unreachable: outage pause not shared", exc_info=True)
+        return 0.0
 
 
 def limiter_wait_s(*, key_id: int) -> float:

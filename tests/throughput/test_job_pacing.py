@@ -95,3 +95,23 @@ def test_it_lets_a_deferred_job_through_once_its_slot_comes(gateway, make_job, s
     time.sleep(max(0.0, (reload(second).next_attempt_at - timezone.now()).total_seconds()))
     assert job_run(second.id) == "succeeded"
     assert reload(second).attempts == 1
+
+
+def test_it_holds_every_job_back_while_the_gateway_refuses_connections(
+        gateway, make_job, active_key, settings, shared_limiter):
+    from prompts.services.jobs import gateway_client
+    from tests.throughput.test_drills import free_port
+
+    settings.GATEWAY_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens
+    settings.GATEWAY_BACKOFF_BASE_S = 5
+    settings.GATEWAY_BACKOFF_CAP_S = 60
+    gateway_client.cache_clear()
+    first, second, third = make_job(), make_job(), make_job()
+    assert job_run(first.id) == "queued"
+    assert GatewayCall.objects.get(job=first).outcome == "transient"
+    assert limiter_wait_s(key_id=active_key.id) == pytest.approx(5, abs=0.5)
+    # The others keep their attempts for when the gateway is back.
+    assert job_run(second.id) is None and job_run(third.id) is None
+    assert [reload(job).attempts for job in (second, third)] == [0, 0]
+    assert GatewayCall.objects.count() == 1
+    gateway_client.cache_clear()

@@ -126,3 +126,15 @@ def test_it_keeps_the_in_process_pause_where_the_cache_helpers_find_it(settings)
     assert cache.get(pause_cache_key(7)) is not None
     cache.delete(pause_cache_key(7))
     assert local.pause_left_s(7) == 0
+
+
+def test_it_pauses_a_key_longer_each_time_the_gateway_stays_unreachable(backend):
+    assert backend.trip(1, 0.2, 0.5) == pytest.approx(0.2, abs=TOLERANCE_S)
+    # Calls that were already on their way fail too: they do not lengthen the pause.
+    assert backend.trip(1, 0.2, 0.5) <= 0.2 + TOLERANCE_S
+    assert not backend.acquire(1, 0, 0).reserved
+    time.sleep(0.25)
+    assert backend.trip(1, 0.2, 0.5) == pytest.approx(0.4, abs=TOLERANCE_S)  # the probe failed
+    time.sleep(0.45)
+    assert backend.trip(1, 0.2, 0.5) == pytest.approx(0.5, abs=TOLERANCE_S)  # capped
+    assert backend.acquire(2, 0, 0).reserved
