@@ -160,9 +160,14 @@ def gateway_key_active() -> ActiveKey | None:
         key = gateway_key_bootstrap()
     if key is None:
         return None
-    secret = decrypt_secret(key.secret_encrypted)
+    return gateway_key_from_store(key_id=key.id, secret_encrypted=key.secret_encrypted)
+
+
+def gateway_key_from_store(*, key_id: int, secret_encrypted: str) -> ActiveKey:
+    """Decrypt a stored key for one attempt (the worker reads the row with the job)."""
+    secret = decrypt_secret(secret_encrypted)
     register_secret(secret)
-    return ActiveKey(id=key.id, secret=secret)
+    return ActiveKey(id=key_id, secret=secret)
 
 
 def gateway_key_mark_failing(*, key_id: int, error: str) -> bool:

@@ -79,8 +79,7 @@ def _stamp_sections() -> None:
                 timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         return wrapper
 
-    for name in ("job_run", "_blocked_reason", "gateway_key_active", "limiter_acquire",
-                 "_claim", "_after_answer"):
+    for name in ("job_run", "_preflight", "limiter_acquire", "_claim", "_after_answer"):
         setattr(jobs, name, timed(name, getattr(jobs, name)))
     client = jobs.gateway_client()
     client.chat = timed("chat", client.chat)

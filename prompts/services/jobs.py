@@ -9,19 +9,24 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import GatewayKey, User
-from accounts.services import gateway_key_activate, gateway_key_active, gateway_key_mark_failing
+from accounts.models import Budget, GatewayKey, User
+from accounts.services import (
+    gateway_key_activate,
+    gateway_key_active,
+    gateway_key_from_store,
+    gateway_key_mark_failing,
+)
 from prompts.estimate import estimate_input_tokens
 from prompts.gateway.client import GatewayClient, GatewayResult
 from prompts.gateway.errors import UNREACHABLE, GatewayError, SpecParseError
@@ -43,7 +48,7 @@ from prompts.models import (
     ReferenceImage,
 )
 from prompts.services.budgets import budget_exceeded
-from prompts.services.dispatch import dispatch_paused, job_enqueue, jobs_enqueue
+from prompts.services.dispatch import job_enqueue, jobs_enqueue
 from prompts.services.ledger import CallFacts, ledger_record
 from prompts.services.limiter import (
     limiter_acquire,
@@ -316,31 +321,81 @@ def _claim(job_id: int) -> bool:
     ))
 
 
-def _blocked_reason(job_id: int) -> str | None:
-    """Why a queued job must wait instead of being sent, if it must."""
-    if dispatch_paused() is not None:
-        return WaitReason.BALANCE
-    row = GenerationJob.objects.filter(pk=job_id).values("project__team_id", "created_by_id")
-    row = row.first()
+@dataclass(frozen=True)
+class Preflight:
+    """Everything a worker must know before it may claim a job, read in one query."""
+
+    status: str
+    next_attempt_at: datetime | None
+    team_id: int
+    user_id: int
+    reserve_tokens: int
+    dispatch_paused: bool
+    has_budget: bool
+    has_references: bool
+    key_id: int | None
+    key_secret_encrypted: str | None
+
+
+def _preflight(job_id: int) -> Preflight | None:
+    active_key = GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE)
+    row = (
+        GenerationJob.objects.filter(pk=job_id)
+        .annotate(
+            paused=Exists(DispatchPause.objects.filter(cleared_at__isnull=True)),
+            budgeted=Exists(
+                Budget.objects.filter(team_id=OuterRef("project__team_id")).filter(
+                    Q(user__isnull=True) | Q(user_id=OuterRef("created_by_id")))
+            ),
+            referenced=Exists(
+                GenerationJob.references.through.objects.filter(generationjob_id=OuterRef("pk"))
+            ),
+            active_key_id=Subquery(active_key.values("id")[:1]),
+            active_key_secret=Subquery(active_key.values("secret_encrypted")[:1]),
+        )
+        .values_list(
+            "status", "next_attempt_at", "project__team_id", "created_by_id",
+            "estimated_input_tokens", "max_tokens", "paused", "budgeted", "referenced",
+            "active_key_id", "active_key_secret",
+        )
+        .first()
+    )
     if row is None:
         return None
-    if budget_exceeded(team_id=row["project__team_id"], user_id=row["created_by_id"]):
-        return WaitReason.BUDGET
-    return None
+    (status, next_at, team_id, user_id, estimated, max_tokens, paused, budgeted, referenced,
+     key_id, key_secret) = row
+    return Preflight(
+        status=status, next_attempt_at=next_at, team_id=team_id, user_id=user_id,
+        # The tokens-per-minute limiter holds the input estimate plus the most the answer
+        # may use, until the gateway reports the real usage.
+        reserve_tokens=estimated + max_tokens if settings.GATEWAY_TPM else 0,
+        dispatch_paused=paused, has_budget=budgeted, has_references=referenced,
+        key_id=key_id, key_secret_encrypted=key_secret,
+    )
 
 
 def job_run(job_id: int) -> str | None:
     """One attempt at the gateway for a job. Returns the job's new status, or None if this
     delivery had nothing to do."""
-    reason = _blocked_reason(job_id)
-    if reason is not None:
-        _park(job_id, reason)
+    pre = _preflight(job_id)
+    if pre is None or pre.status != Status.QUEUED or (
+        pre.next_attempt_at is not None and pre.next_attempt_at > timezone.now()
+    ):
+        return None  # gone, taken, finished, parked, or not yet due: a duplicate delivery
+    if pre.dispatch_paused:
+        _park(job_id, WaitReason.BALANCE)
         return Status.WAITING
-    key = gateway_key_active()
+    if pre.has_budget and budget_exceeded(team_id=pre.team_id, user_id=pre.user_id):
+        _park(job_id, WaitReason.BUDGET)
+        return Status.WAITING
+    if pre.key_id is not None:
+        key = gateway_key_from_store(key_id=pre.key_id, secret_encrypted=pre.key_secret_encrypted)
+    else:
+        key = gateway_key_active()  # none active: it may import GATEWAY_API_KEY
     if key is None:
         _park(job_id, WaitReason.KEY)
         return Status.WAITING
-    tokens = _token_reservation(job_id)
+    tokens = pre.reserve_tokens
     slot = limiter_acquire(key_id=key.id, tokens=tokens)
     if not slot.reserved:
         # Over the key's rpm/tpm, or everyone on this key must wait (Retry-After, or the
@@ -355,11 +410,7 @@ def job_run(job_id: int) -> str | None:
             return None
     if not _claim(job_id):
         return None
-    job = (
-        GenerationJob.objects.select_related("project")
-        .prefetch_related("references")
-        .get(pk=job_id)
-    )
+    job = GenerationJob.objects.select_related("project").get(pk=job_id)
     attempt = job.attempts  # ours until we finish: only this worker's attempt can change it
     previous_raw = None
     if job.repair_attempted:
@@ -370,7 +421,7 @@ def job_run(job_id: int) -> str | None:
     payload = build_chat_payload(
         model=job.model,
         brief=job.brief,
-        images=_job_images(job),
+        images=_job_images(job) if pre.has_references else list(job.image_urls),
         temperature=REPAIR_TEMPERATURE if previous_raw else float(job.temperature),
         max_tokens=job.max_tokens,
         repair_of=previous_raw,
@@ -394,16 +445,6 @@ def _come_back(job_id: int, seconds: float) -> None:
         next_attempt_at=timezone.now() + timedelta(seconds=seconds)
     ):
         job_enqueue(job_id, countdown=seconds)
-
-
-def _token_reservation(job_id: int) -> int:
-    """What the tokens-per-minute limiter holds for a call until the gateway's usage is
-    known: the input estimate plus the most the answer may use."""
-    if not settings.GATEWAY_TPM:
-        return 0
-    row = GenerationJob.objects.filter(pk=job_id).values_list(
-        "estimated_input_tokens", "max_tokens").first()
-    return sum(row) if row else 0
 
 
 def _job_images(job: GenerationJob) -> list[str]:
