@@ -53,6 +53,9 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    if getattr(request, "htmx", False):
+        # A fragment (a status poll every 1.5 s, say) shows no navigation and no banners.
+        return {}
     membership = request.membership
     banners = gateway_banners(user)
     if membership:

@@ -47,3 +47,16 @@ def test_it_ignores_an_offsite_next_after_switching(member_client, crew):
     response = member_client.post(reverse("switch_team"),
                                   {"team": crew.team.id, "next": "https://evil.example/"})
     assert response["Location"] == "/"
+
+
+def test_it_skips_navigation_queries_for_htmx_fragments(crew, django_assert_num_queries):
+    from django.test import RequestFactory
+    from django_htmx.middleware import HtmxDetails
+
+    from accounts.context_processors import navigation
+
+    request = RequestFactory().get("/", HTTP_HX_REQUEST="true")
+    request.user = crew.member
+    request.htmx = HtmxDetails(request)
+    with django_assert_num_queries(0):
+        assert navigation(request) == {}
