@@ -268,9 +268,10 @@ def job_cancel(*, job: GenerationJob) -> bool:
 def job_retry(*, job: GenerationJob) -> bool:
     """Send a failed job again; the attempt budget starts afresh."""
     with transaction.atomic():
+        # started_at marks the start of the current run: failures before it don't count.
         retried = GenerationJob.objects.filter(pk=job.pk, status=Status.FAILED).update(
             status=Status.QUEUED, error_code="", error_message="", finished_at=None,
-            next_attempt_at=None, repair_attempted=False,
+            next_attempt_at=None, repair_attempted=False, started_at=None,
         )
         if retried:
             job_enqueue(job.pk)
@@ -511,7 +512,11 @@ def backoff_delay(failures: int) -> float:
 
 
 def _failures(job: GenerationJob, outcome: str) -> int:
-    return GatewayCall.objects.filter(job=job, outcome=outcome).count()
+    """This run's failures of one kind (a retry by the user starts a new run)."""
+    calls = GatewayCall.objects.filter(job=job, outcome=outcome)
+    if job.started_at is not None:
+        calls = calls.filter(started_at__gte=job.started_at)
+    return calls.count()
 
 
 def _after_error(job, attempt, key_id, started_at, error: GatewayError) -> str:

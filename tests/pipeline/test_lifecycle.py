@@ -159,3 +159,18 @@ def test_it_imports_gateway_api_key_when_no_key_is_active(simulator, make_job, s
     key = GatewayKey.objects.get()
     assert key.status == "active" and key.name.startswith("env-")
     assert SIM_KEY not in key.secret_encrypted
+
+
+@pytest.mark.django_db
+def test_it_gives_a_retried_job_a_fresh_attempt_budget(gateway, make_job, settings):
+    from prompts.services.jobs import job_retry
+
+    settings.GATEWAY_MAX_ATTEMPTS = 2
+    gateway.script([{"status": 503}] * 3)
+    job = make_job()
+    assert drain(job.id) == "failed"
+    assert job_retry(job=reload(job))
+    # One more 503 is this run's first failure, not the third: it is retried and succeeds.
+    assert drain(job.id) == "succeeded"
+    assert [c.outcome for c in GatewayCall.objects.filter(job=job).order_by("attempt")] == [
+        "transient", "transient", "transient", "ok"]
