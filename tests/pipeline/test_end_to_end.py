@@ -2,47 +2,26 @@
 database (Redis and PostgreSQL in CI), and injected faults."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
 from accounts.services import gateway_key_add
 from grokweb.celery import app
 from prompts.models import GatewayCall, GenerationJob
 from prompts.services.jobs import JobSpec, batch_create
+from tests.processes import ROOT, database_url, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sim-e2e-key-000000000001"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -4,17 +4,14 @@ bench/drills/*.py."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -22,8 +19,8 @@ from accounts.services import gateway_key_add
 from grokweb.celery import app
 from prompts.models import GatewayCall, GenerationJob, PromptRecord
 from prompts.services.jobs import JobSpec, batch_create
+from tests.processes import ROOT, database_url, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sim-drill-key-000000000001"
 pytestmark = [
     pytest.mark.e2e,
@@ -33,27 +30,10 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
