@@ -9,7 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from prompts.gateway.payloads import DEFAULT_MAX_TOKENS, TASK_PRESETS
-from prompts.models import ReferenceImage, TaskType
+from prompts.models import GenerationJob, ReferenceImage, TaskType
+from prompts.selectors.jobs import JobFilters
 from prompts.selectors.library import LibraryFilters
 from prompts.services.jobs import JobSpec
 
@@ -78,7 +79,8 @@ class GenerateForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["max_tokens"].help_text = _("Empty: %(n)s.") % {"n": DEFAULT_MAX_TOKENS}
-        self.fields["references"].queryset = project.references.order_by("-created_at")
+        self.fields["references"].queryset = (
+            project.references.filter(archived_at__isnull=True).order_by("-created_at"))
 
     def job_spec(self) -> JobSpec:
         data = self.cleaned_data
@@ -121,6 +123,27 @@ class LibraryFilterForm(forms.Form):
             status=data["status"], favourites=data["favourites"], tag_id=data["tag"],
             date_from=data["date_from"], date_to=data["date_to"],
         )
+
+
+class JobFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("Any"))] + GenerationJob.Status.choices)
+    mine = forms.BooleanField(label=_("My jobs only"), required=False)
+    project = forms.TypedChoiceField(label=_("Project"), required=False, coerce=int,
+                                     empty_value=None)
+
+    def __init__(self, query, *, projects: list[tuple[int, str]]):
+        # An unticked checkbox sends nothing, so "my jobs only" is on until the filters are
+        # submitted; a page link alone (?page=2) keeps the defaults.
+        submitted = any(key != "page" for key in query)
+        super().__init__(query if submitted else None, initial={"mine": True})
+        self.fields["project"].choices = [("", _("Any"))] + projects
+
+    def filters(self) -> JobFilters:
+        if not self.is_bound or not self.is_valid():
+            return JobFilters()
+        data = self.cleaned_data
+        return JobFilters(status=data["status"], mine=data["mine"], project_id=data["project"])
 
 
 class TagsForm(forms.Form):
@@ -167,7 +190,8 @@ class BatchForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
-        self.fields["references"].queryset = project.references.order_by("-created_at")
+        self.fields["references"].queryset = (
+            project.references.filter(archived_at__isnull=True).order_by("-created_at"))
         self.source_rows: list[int] = []
 
     def clean(self):

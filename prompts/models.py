@@ -118,6 +118,8 @@ class ReferenceImage(models.Model):
     consent_at = models.DateTimeField(null=True, blank=True)
     png_parameters = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Removed from the project, not deleted: past jobs and records still show it.
+    archived_at = models.DateTimeField(_("removed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,5 +1,6 @@
 """Reads about jobs: their JSON shape (CLI and API), their timeline, costs and estimate."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from prompts.gateway.payloads import DEFAULT_MAX_TOKENS
-from prompts.models import GatewayCall, GenerationJob, PromptRecord
+from prompts.models import GatewayCall, GenerationJob, Project, PromptRecord
 from prompts.services.jobs import JobSpec, job_estimate_tokens
 from prompts.services.ledger import call_cost, price_in_force
 
@@ -217,3 +218,42 @@ def job_estimate(spec: JobSpec) -> Estimate:
         limit=settings.GATEWAY_INPUT_TOKEN_LIMIT,
         cost_upper=call_cost(price, tokens, max_tokens) if price else None,
     )
+
+
+# The jobs page: every job of the team, filtered -------------------------------------------
+
+@dataclass(frozen=True)
+class JobFilters:
+    status: str = ""
+    mine: bool = True
+    project_id: int | None = None
+
+
+def jobs_for_team(*, team_id: int, user_id: int, filters: JobFilters) -> QuerySet:
+    """The team's jobs, newest first, with project and author joined in."""
+    jobs = (
+        GenerationJob.objects.filter(project__team_id=team_id)
+        .select_related("project", "created_by")
+        .order_by("-created_at", "-id")
+    )
+    if filters.status:
+        jobs = jobs.filter(status=filters.status)
+    if filters.mine:
+        jobs = jobs.filter(created_by_id=user_id)
+    if filters.project_id:
+        jobs = jobs.filter(project_id=filters.project_id)
+    return jobs
+
+
+def jobs_explained(jobs: Iterable[GenerationJob]) -> list[GenerationJob]:
+    """The jobs with `problem` attached: job_problem's explanation for a failed or rejected
+    job, None otherwise (a waiting job shows its wait reason instead)."""
+    ended_badly = (GenerationJob.Status.FAILED, GenerationJob.Status.REJECTED)
+    jobs = list(jobs)
+    for job in jobs:
+        job.problem = job_problem(job) if job.status in ended_badly else None
+    return jobs
+
+
+def job_project_choices(*, team_id: int) -> list[tuple[int, str]]:
+    return list(Project.objects.filter(team_id=team_id).order_by("name").values_list("id", "name"))

@@ -68,7 +68,10 @@ def project_overview(*, project: Project) -> ProjectOverview:
     )
     return ProjectOverview(
         project=project,
-        references=list(project.references.select_related("consent_by").order_by("-created_at")),
+        references=list(
+            project.references.filter(archived_at__isnull=True)
+            .select_related("consent_by").order_by("-created_at")
+        ),
         recent_jobs=list(
             project.jobs.select_related("created_by").order_by("-created_at", "-id")[:RECENT]
         ),

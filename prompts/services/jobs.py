@@ -142,6 +142,12 @@ def _validate_spec(*, user: User, project: Project, spec: JobSpec,
     for ref in spec.references:
         if ref.project_id != project.id:
             raise JobRefused("reference_elsewhere", _("A reference belongs to another project."))
+        if ref.archived_at is not None:
+            raise JobRefused(
+                "reference_archived",
+                _("“%(name)s” was removed from this project. Upload it again to use it.")
+                % {"name": ref.original_name},
+            )
         if not ref.sendable:
             raise JobRefused(
                 "consent_missing",

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import audit_record
 from prompts.images import prepare_reference
 from prompts.models import Project, ReferenceImage
 from prompts.url_fetch import fetch_reference_url
@@ -17,11 +18,13 @@ EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 @dataclass(frozen=True)
 class ReferenceUpload:
-    """A stored reference, whether it was new, and the brief its PNG text suggests."""
+    """A stored reference, whether it was new (or back from removal), and the brief its PNG
+    text suggests."""
 
     reference: ReferenceImage
     created: bool
     suggested_brief: str | None
+    restored: bool = False
 
 
 def reference_create(
@@ -53,13 +56,18 @@ def reference_upload(
 ) -> ReferenceUpload:
     """Store an uploaded image. The same file twice in one project is the same reference.
     Raises ImageRejected with a message for the user; on any failure no row and no file is
-    left behind. The suggested brief comes from A1111 or ComfyUI text in a PNG."""
+    left behind. The suggested brief comes from A1111 or ComfyUI text in a PNG. Uploading a
+    removed reference again brings it back."""
     prepared = prepare_reference(data, max_bytes=settings.REFERENCE_MAX_UPLOAD_BYTES)
     existing = ReferenceImage.objects.filter(project=project, sha256=prepared.sha256).first()
     if existing is not None:
+        restored = existing.archived_at is not None
+        if restored:
+            existing.archived_at = None
+            existing.save(update_fields=["archived_at"])
         if shows_person and consent:
             reference_confirm_consent(reference=existing, user=user)
-        return ReferenceUpload(existing, False, prepared.suggested_brief)
+        return ReferenceUpload(existing, False, prepared.suggested_brief, restored=restored)
     stem = prepared.sha256[:20]
     reference = ReferenceImage(
         project=project,
@@ -123,4 +131,17 @@ def reference_confirm_consent(*, reference: ReferenceImage, user: User) -> Refer
         reference.shows_person = True
         reference.consent_by, reference.consent_at = user, timezone.now()
         reference.save(update_fields=["shows_person", "consent_by", "consent_at"])
+    return reference
+
+
+@transaction.atomic
+def reference_archive(*, reference: ReferenceImage, user: User) -> ReferenceImage:
+    """Remove a reference from its project: it leaves the project page and the pickers and
+    cannot be attached to new jobs. The row and its files stay, because past jobs and records
+    point at it and still show its thumbnail."""
+    if reference.archived_at is None:
+        reference.archived_at = timezone.now()
+        reference.save(update_fields=["archived_at"])
+        audit_record(actor=user, action="reference.archive", target=reference,
+                     after={"project": reference.project_id})
     return reference

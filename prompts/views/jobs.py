@@ -8,12 +8,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from prompts.access import job_for_member, project_for_member, reference_for_member
-from prompts.forms import GenerateForm
+from prompts.forms import GenerateForm, JobFilterForm
 from prompts.gateway.payloads import TASK_PRESETS, TEMPERATURE_WARN_ABOVE
 from prompts.images import parse_a1111_parameters
-from prompts.selectors.jobs import job_estimate, job_problem, job_timeline
+from prompts.selectors.jobs import (
+    job_estimate,
+    job_problem,
+    job_project_choices,
+    job_timeline,
+    jobs_explained,
+    jobs_for_team,
+)
 from prompts.services.jobs import JobRefused, JobSpec, job_cancel, job_create, job_retry
-from prompts.views.workspace import refuse_if_archived
+from prompts.views.workspace import page_of, query_without_page, refuse_if_archived
 
 SPLIT_OFFER_CODES = ("too_many_tokens", "brief_too_long")
 
@@ -67,6 +74,21 @@ def generate_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, "partials/job_estimate.html", {
         "estimate": job_estimate(spec), "temperature": temperature,
         "hot": temperature is not None and temperature > TEMPERATURE_WARN_ABOVE,
+    })
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    """Every job of the current team, newest first; a user in no team sees an empty page."""
+    membership = request.membership
+    if not membership:
+        return render(request, "prompts/job_list.html", {"no_team": True})
+    form = JobFilterForm(request.GET, projects=job_project_choices(team_id=membership.team_id))
+    page = page_of(request, jobs_for_team(team_id=membership.team_id, user_id=request.user.id,
+                                          filters=form.filters()))
+    page.object_list = jobs_explained(page.object_list)
+    return render(request, "prompts/job_list.html", {
+        "form": form, "page": page, "query": query_without_page(request),
     })
 
 

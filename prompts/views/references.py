@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -12,6 +13,7 @@ from prompts.access import project_for_member, reference_for_member
 from prompts.forms import ReferenceUploadForm, ReferenceUrlForm
 from prompts.images import ImageRejected
 from prompts.services.references import (
+    reference_archive,
     reference_confirm_consent,
     reference_upload,
     reference_upload_from_url,
@@ -71,7 +73,8 @@ def _store(service, name: str, **kwargs) -> dict:
     except (ImageRejected, UrlRefused) as refused:
         return {"name": name, "error": refused.message, "reference": None}
     return {"name": name, "error": None, "reference": upload.reference,
-            "created": upload.created, "suggested_brief": upload.suggested_brief}
+            "created": upload.created, "restored": upload.restored,
+            "suggested_brief": upload.suggested_brief}
 
 
 @login_required
@@ -97,3 +100,14 @@ def reference_consent(request: HttpRequest, reference_id: int) -> HttpResponse:
         messages.success(request, _("Consent recorded: “%(name)s” can be sent.")
                          % {"name": reference.original_name})
     return redirect("project_detail", project_id=reference.project_id)
+
+
+@require_POST
+@login_required
+def reference_archive_view(request: HttpRequest, reference_id: int) -> HttpResponse:
+    """Remove a reference from its project; past jobs and records keep showing it."""
+    reference = reference_for_member(request.user, reference_id)
+    reference_archive(reference=reference, user=request.user)
+    messages.success(request, _("“%(name)s” removed from the project. Upload it again to bring "
+                                "it back.") % {"name": reference.original_name})
+    return redirect(reverse("project_detail", args=[reference.project_id]) + "#references")
