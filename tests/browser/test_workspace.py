@@ -74,7 +74,7 @@ def test_the_generate_page_speaks_chinese(browser, live_server, crew, project):
         expect(page.locator("main h1")).to_have_text("生成提示词记录")
         expect(page.locator("#generate-submit")).to_have_text("生成")
         expect(page.locator("label[for=id_brief]")).to_have_text("需求描述")
-        expect(page.locator("#estimate")).to_contain_text("输入令牌（估算）")
+        expect(page.locator("#estimate")).to_contain_text("输入 Token（估算）")
         page.fill("#id_brief", "")
         # Past the browser's own check, so the server's translated error shows.
         page.evaluate("document.getElementById('generate-form').noValidate = true")
