@@ -27,7 +27,7 @@ from accounts.services import (
     gateway_key_from_store,
     gateway_key_mark_failing,
 )
-from prompts.estimate import estimate_input_tokens
+from prompts.estimate import TokenLimitExceeded, check_token_limit, estimate_input_tokens
 from prompts.gateway.client import GatewayClient, GatewayResult
 from prompts.gateway.errors import UNREACHABLE, GatewayError, SpecParseError
 from prompts.gateway.payloads import (
@@ -165,14 +165,15 @@ def _validate_spec(*, user: User, project: Project, spec: JobSpec,
               "Nothing was charged.") % {"term": term},
         )
     estimated = job_estimate_tokens(spec)
-    limit = settings.GATEWAY_INPUT_TOKEN_LIMIT
-    if estimated >= limit:
+    try:
+        check_token_limit(estimated, settings.GATEWAY_INPUT_TOKEN_LIMIT)
+    except TokenLimitExceeded as over:
         raise JobRefused(
             "too_many_tokens",
             _("This request is estimated at %(estimated)s input tokens; one request must stay "
               "under %(limit)s. Split the brief into a batch or use fewer references.")
-            % {"estimated": f"{estimated:,}", "limit": f"{limit:,}"},
-        )
+            % {"estimated": f"{over.estimated:,}", "limit": f"{over.limit:,}"},
+        ) from over
     budget = budget_exceeded(team_id=project.team_id, user_id=user.id) if check_budget else None
     if budget is not None:
         raise JobRefused(
@@ -306,15 +307,9 @@ def _park(job_id: int, reason: str) -> bool:
     )
 
 
-def job_claim(job_id: int) -> int | None:
-    """Take the job for this worker. Returns the attempt number, or None if it is not ours:
-    already running elsewhere, finished, parked, or not yet due (a second delivery)."""
-    if not _claim(job_id):
-        return None
-    return GenerationJob.objects.values_list("attempts", flat=True).get(pk=job_id)
-
-
 def _claim(job_id: int) -> bool:
+    """Take the job for this worker with a lease. False when it is not ours: running
+    elsewhere, finished, parked, or not yet due (a second delivery)."""
     now = timezone.now()
     return bool(GenerationJob.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),

@@ -13,7 +13,7 @@ from accounts.models import GatewayKey
 from accounts.services import gateway_key_activate, gateway_key_add
 from prompts.models import GatewayCall, GenerationJob, PromptRecord
 from prompts.services.dispatch import jobs_sweep
-from prompts.services.jobs import _job_images, job_claim, job_run
+from prompts.services.jobs import _claim, _job_images, job_run
 from prompts.services.references import reference_create
 from tests.conftest import SIM_STANDBY_KEY, drain
 from tests.pipeline.conftest import reload
@@ -108,7 +108,8 @@ def test_it_runs_a_job_once_when_two_deliveries_race(gateway, make_job):
 @pytest.mark.django_db
 def test_it_requeues_a_job_whose_worker_died_and_finishes_it_once(gateway, make_job):
     job = make_job()
-    assert job_claim(job.id) == 1  # a worker took it, then was killed before calling
+    assert _claim(job.id)  # a worker took it, then was killed before calling
+    assert reload(job).attempts == 1
     GenerationJob.objects.filter(pk=job.pk).update(
         lease_until=timezone.now() - timedelta(seconds=1))
     assert job_run(job.id) is None  # still "running": a redelivery cannot take it
