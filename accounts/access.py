@@ -3,6 +3,9 @@
 An object of a team the user is not in raises Http404, never 403, so its existence is not confirmed.
 """
 
+from functools import wraps
+
+from axes.helpers import get_client_ip_address
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -29,3 +32,60 @@ def team_for_manager(user: User, team_id: int) -> Team:
 def require_site_admin(user: User) -> None:
     if not (user.is_authenticated and user.is_staff and user.is_active):
         raise Http404
+
+
+MAX_ID = 2**63 - 1  # a bigint primary key: anything larger can name no row
+
+
+def parse_id(raw) -> int | None:
+    """A primary key from user input, or None for anything that cannot name a row
+    (not a number, zero or negative, beyond a bigint)."""
+    text = str(raw).strip() if raw is not None else ""
+    if not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+def managed_teams(user: User) -> list[Team]:
+    """Teams whose reports, budgets and holds the user may open: every team for a site
+    admin, else the teams they manage."""
+    if user.is_staff:
+        return list(Team.objects.order_by("name"))
+    return list(Team.objects.filter(memberships__user=user, memberships__role="manager")
+                .order_by("name"))
+
+
+def managed_team(request, team_id=None) -> Team:
+    """The team asked for (`team_id`, else ?team=, else the current one) if the user manages
+    it or is a site admin; anyone else, and any id that names no team, gets a 404."""
+    raw = team_id or request.GET.get("team") or getattr(request.membership, "team_id", None)
+    parsed = parse_id(raw)
+    if parsed is None:
+        raise Http404
+    if request.user.is_staff and request.user.is_active:
+        return get_object_or_404(Team, pk=parsed)
+    return team_for_manager(request.user, parsed)
+
+
+def client_ip(request) -> str | None:
+    """The address the request came from, as sign-in throttling sees it: behind a trusted
+    proxy (DJANGO_TRUSTED_PROXY_COUNT) the client's, else the connection's."""
+    return get_client_ip_address(request)
+
+
+def actor_of(request) -> dict:
+    """Who did it and from where, for the audit log: `**actor_of(request)`."""
+    return {"actor": request.user, "ip_address": client_ip(request)}
+
+
+def site_admin_required(view):
+    """Console pages: active site admins only; anyone else, signed in or not, gets a 404
+    (the console does not confirm it exists)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        require_site_admin(request.user)
+        return view(request, *args, **kwargs)
+
+    return wrapper

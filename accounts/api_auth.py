@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.services import api_token_authenticate
+from grokweb.refusals import Refusal
 
 RATE_WINDOW_S = 60
 
@@ -65,6 +66,8 @@ def token_required(view):
         request.api_token = token
         try:
             return view(request, *args, **kwargs)
+        except Refusal as refused:
+            return api_error(refused.status, refused.code, refused.message)
         except Http404:
             # Another team's object and a missing one look the same.
             return api_error(404, "not_found", _("Not found."))

@@ -24,7 +24,7 @@ from PIL import Image, ImageChops, ImageCms, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from prompts.images import prepare_reference  # noqa: E402
+from prompts.workspace.images import prepare_reference  # noqa: E402
 
 GOAL_P50_MS = 350
 GOAL_PEAK_MB = 80

@@ -66,7 +66,7 @@ def _stamp_sections() -> None:
     """BENCH_SECTIONS=1: time job_run's steps in the worker; p50s written at exit."""
     import atexit
 
-    import prompts.services.jobs as jobs
+    import prompts.pipeline.creation as jobs
 
     timings: dict[str, list[float]] = {}
 
@@ -133,7 +133,7 @@ def main() -> int:
     from django.conf import settings
 
     from prompts.models import GatewayCall, GenerationJob
-    from prompts.services.jobs import JobSpec, job_create
+    from prompts.pipeline.creation import JobSpec, job_create
 
     user, project, _ = harness.seed("overhead")
     queue = redis.Redis.from_url(settings.REDIS_URL)

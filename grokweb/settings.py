@@ -135,7 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.navigation",
+                "prompts.context_processors.navigation",
             ],
         },
     },
@@ -275,7 +275,6 @@ GATEWAY_TPM = env_int("GATEWAY_TPM", 0)
 GATEWAY_BACKOFF_BASE_S = env_float("GATEWAY_BACKOFF_BASE_S", 2.0)
 GATEWAY_BACKOFF_CAP_S = env_float("GATEWAY_BACKOFF_CAP_S", 60.0)
 GATEWAY_RETRY_AFTER_CAP_S = env_float("GATEWAY_RETRY_AFTER_CAP_S", 300.0)
-GATEWAY_INPUT_TOKEN_LIMIT = 200_000
 GATEWAY_KEY_GRACE_MINUTES = env_int("GATEWAY_KEY_GRACE_MINUTES", 15)
 GATEWAY_KEY_ROTATE_AFTER_DAYS = 90
 # A running job's lease: the read timeout, the connect timeout and room for the bookkeeping.
@@ -288,6 +287,8 @@ DEFAULT_BUDGET_WARN_AT = Decimal("0.80")
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "prompts.tasks.sweep_jobs", "schedule": float(SWEEP_INTERVAL_S)},
+    "send-budget-warnings": {"task": "prompts.tasks.send_budget_warnings",
+                             "schedule": float(SWEEP_INTERVAL_S)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

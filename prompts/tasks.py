@@ -4,8 +4,9 @@ import logging
 
 from celery import shared_task
 
-from prompts.services.dispatch import jobs_sweep
-from prompts.services.jobs import job_run
+from prompts.pipeline.run import job_run
+from prompts.pipeline.sweeper import jobs_sweep
+from prompts.usage.budgets import budget_warnings_send
 
 logger = logging.getLogger(__name__)
 
@@ -21,3 +22,8 @@ def sweep_jobs() -> dict[str, int]:
     if any(counts.values()):
         logger.info("sweep: %s", counts)
     return counts
+
+
+@shared_task(ignore_result=True)
+def send_budget_warnings() -> int:
+    return budget_warnings_send()

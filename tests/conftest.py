@@ -1,13 +1,25 @@
 """Shared fixtures: the three-user pattern (manager, member, outsider) of one team."""
 
+import os
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from accounts.models import Membership, Team, User
 from tests.factories import MembershipFactory, ProjectFactory, TeamFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
+
+
+def pytest_configure(config):
+    """A fast password hasher: the production one (PBKDF2, a million rounds, ~0.17 s per
+    user) would spend most of the suite's time hashing test passwords."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @dataclass
@@ -44,6 +56,30 @@ def member_client(client, crew):
     return client
 
 
+# A moment for tests whose meaning depends on "now" (scheduled prices, this month, today):
+# they freeze the clock here instead of depending on the calendar.
+FROZEN_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture
+def frozen_clock():
+    """The clock stands still at FROZEN_NOW for the whole test."""
+    with time_machine.travel(FROZEN_NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def _calendar_check():
+    """`TRAVEL_TO=2031-07-15T10:00:00+08:00 make test` runs the suite on another day: a test
+    that fails only then depends on the calendar."""
+    when = os.environ.get("TRAVEL_TO")
+    if not when:
+        yield
+        return
+    with time_machine.travel(datetime.fromisoformat(when), tick=True):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -67,7 +103,7 @@ def simulator_server():
 @pytest.fixture
 def simulator(simulator_server, settings):
     """The simulator, reset, with GATEWAY_BASE_URL pointing at it and fast retries."""
-    from prompts.services.jobs import gateway_client
+    from prompts.pipeline.client import gateway_client
 
     simulator_server.reset()
     settings.GATEWAY_BASE_URL = simulator_server.base_url
@@ -81,7 +117,7 @@ def simulator(simulator_server, settings):
 
 @pytest.fixture
 def active_key(db):
-    from accounts.services import gateway_key_add
+    from prompts.pipeline.keys import gateway_key_add
 
     return gateway_key_add(name="primary", secret=SIM_KEY, activate=True)
 
@@ -107,8 +143,8 @@ def drain(job_id: int, max_rounds: int = 50) -> str:
 
     from accounts.models import GatewayKey
     from prompts.models import GenerationJob
-    from prompts.services.jobs import job_run
-    from prompts.services.limiter import pause_cache_key
+    from prompts.pipeline.limiter import pause_cache_key
+    from prompts.pipeline.run import job_run
 
     status = ""
     for _ in range(max_rounds):

@@ -71,8 +71,8 @@ def seed(label: str):
     from django.utils import timezone
 
     from accounts.models import GatewayKey, Membership, Team, User
-    from accounts.services import gateway_key_activate, gateway_key_add
     from prompts.models import ModelPrice, Project
+    from prompts.pipeline.keys import gateway_key_activate, gateway_key_add
 
     team, _ = Team.objects.get_or_create(name="Throughput Bench")
     user, created = User.objects.get_or_create(username="bench-member")
@@ -96,7 +96,7 @@ def seed(label: str):
 
 
 def make_batch(user, project, n: int, label: str):
-    from prompts.services.jobs import JobSpec, batch_create
+    from prompts.pipeline.creation import JobSpec, batch_create
 
     specs = [JobSpec(brief=f"{label} #{i}: a paper lantern over a night market, rain, "
                            f"shallow depth of field") for i in range(n)]

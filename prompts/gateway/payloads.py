@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import base64
 import math
-from decimal import Decimal
 
 from .spec import PROMPT_SPEC_SCHEMA
-
-# Temperatures from the gateway guide (5.3): higher values weaken facial consistency.
-TASK_PRESETS = {"strict": Decimal("0.55"), "balanced": Decimal("0.65"), "creative": Decimal("0.70")}
-DEFAULT_TASK_TYPE = "balanced"
-DEFAULT_MAX_TOKENS = 1024
-TEMPERATURE_WARN_ABOVE = Decimal("0.7")
 
 SYSTEM_PROMPT = (
     "You are a text-to-image prompt engineer. Turn the user's brief into one prompt spec for a "

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from prompts.selectors.money import yuan as format_yuan
+from prompts.usage.money import yuan as format_yuan
 
 register = template.Library()
 

@@ -99,10 +99,10 @@ def test_it_refuses_a_job_over_the_budget_with_422(api, member_token, project, c
     assert "monthly budget" in response.json()["error"]["message"]
 
 
-@override_settings(GATEWAY_INPUT_TOKEN_LIMIT=50)
 def test_it_refuses_too_many_input_tokens_with_413(api, member_token, project):
+    # One token per CJK character: 250,000 characters are over the 200,000-token guard.
     response = api("post", "jobs", member_token,
-                   json={"project": project.id, "brief": "lighthouse " * 200})
+                   json={"project": project.id, "brief": "灯塔" * 125_000})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_many_tokens"
 

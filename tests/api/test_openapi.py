@@ -2,7 +2,7 @@ import re
 
 from django.test import Client
 
-from prompts.urls_api import urlpatterns
+from prompts.api.urls import urlpatterns
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from playwright.sync_api import expect
 
-from prompts.services.ledger import CallFacts, ledger_record
+from prompts.usage.ledger import CallFacts, ledger_record
 from tests.conftest import PASSWORD
 from tests.factories import JobFactory, ModelPriceFactory
 from tests.usage.conftest import local

@@ -5,8 +5,8 @@ import re
 
 from playwright.sync_api import expect
 
-from prompts.images import parse_a1111_parameters
 from prompts.models import Favourite, GenerationJob, Project, ReferenceImage
+from prompts.workspace.images import parse_a1111_parameters
 from tests.conftest import PASSWORD
 from tests.workspace.conftest import image_bytes
 

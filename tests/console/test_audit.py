@@ -134,6 +134,6 @@ def test_it_exports_the_filtered_audit_log_as_csv(admin_client, admin_user, crew
     _events(admin_user, crew)
     response = admin_client.get(reverse("console_audit_export"), {"actor": "ada"})
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:3] == ["time", "actor", "action"]
     assert sorted(row[2] for row in rows[1:]) == ["gateway_key.add", "team.create"]

@@ -2,9 +2,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import GatewayKey
-from accounts.services import gateway_key_add, gateway_key_verify
 from prompts.models import GatewayCall, GenerationJob
-from prompts.services.jobs import JobSpec, batch_create
+from prompts.pipeline.creation import JobSpec, batch_create
+from prompts.pipeline.keys import gateway_key_add, gateway_key_verify
 from tests.conftest import SIM_KEY, SIM_STANDBY_KEY, drain
 
 

@@ -9,8 +9,9 @@ from django.views.debug import ExceptionReporter
 
 from accounts.logging import REDACTED, redact
 from accounts.models import GatewayKey
-from accounts.services import api_token_create, gateway_key_add, gateway_key_verify
-from prompts.services.jobs import JobSpec, batch_create
+from accounts.services import api_token_create
+from prompts.pipeline.creation import JobSpec, batch_create
+from prompts.pipeline.keys import gateway_key_add, gateway_key_verify
 from tests.conftest import PASSWORD, SIM_KEY, SIM_STANDBY_KEY, drain
 from tests.console.conftest import ADMIN_PASSWORD
 

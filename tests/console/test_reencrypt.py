@@ -4,7 +4,7 @@ from django.core.management import call_command
 
 from accounts.crypto import decrypt_secret
 from accounts.models import GatewayKey
-from accounts.services import gateway_key_active, gateway_key_add
+from prompts.pipeline.keys import gateway_key_active, gateway_key_add
 
 SECRETS = {"primary": "sk-primary-secret-000111", "spare": "sk-spare-secret-222333"}
 

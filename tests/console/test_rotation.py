@@ -7,10 +7,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import GatewayKey
-from accounts.services import gateway_key_add, gateway_key_revoke, gateway_key_rotate
 from prompts.models import GatewayCall, GenerationJob
-from prompts.services.dispatch import jobs_sweep
-from prompts.services.jobs import JobSpec, batch_create, job_run
+from prompts.pipeline.creation import JobSpec, batch_create
+from prompts.pipeline.keys import gateway_key_add, gateway_key_revoke, gateway_key_rotate
+from prompts.pipeline.run import job_run
+from prompts.pipeline.sweeper import jobs_sweep
 from tests.conftest import SIM_KEY, SIM_STANDBY_KEY, drain
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from accounts.services import gateway_key_add
+from prompts.pipeline.keys import gateway_key_add
 
 
 @pytest.fixture

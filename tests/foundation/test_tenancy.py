@@ -53,7 +53,7 @@ def test_it_skips_navigation_queries_for_htmx_fragments(crew, django_assert_num_
     from django.test import RequestFactory
     from django_htmx.middleware import HtmxDetails
 
-    from accounts.context_processors import navigation
+    from prompts.context_processors import navigation
 
     request = RequestFactory().get("/", HTTP_HX_REQUEST="true")
     request.user = crew.member

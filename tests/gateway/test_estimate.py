@@ -2,8 +2,7 @@ import math
 
 import pytest
 
-from prompts.estimate import (
-    INPUT_TOKEN_LIMIT,
+from prompts.gateway.estimate import (
     MAX_IMAGE_TOKENS,
     OVERHEAD_TOKENS,
     TokenLimitExceeded,
@@ -11,6 +10,7 @@ from prompts.estimate import (
     estimate_input_tokens,
     image_tokens,
 )
+from prompts.gateway.limits import INPUT_TOKEN_LIMIT
 from prompts.gateway.payloads import image_data_url
 
 from .conftest import KEY, chat_payload

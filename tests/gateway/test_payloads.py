@@ -2,11 +2,9 @@ import base64
 
 import pytest
 
+from prompts.gateway.limits import DEFAULT_MAX_TOKENS, DEFAULT_TASK_TYPE, TASK_PRESETS
 from prompts.gateway.payloads import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_TASK_TYPE,
     REPAIR_INSTRUCTION,
-    TASK_PRESETS,
     build_chat_payload,
     image_data_url,
 )

@@ -1,7 +1,7 @@
 import pytest
 
 from prompts.models import GenerationJob
-from prompts.services.jobs import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create
 from tests.factories import ModelPriceFactory
 
 

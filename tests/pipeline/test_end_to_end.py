@@ -8,10 +8,10 @@ import sys
 import pytest
 import requests
 
-from accounts.services import gateway_key_add
 from grokweb.celery import app
 from prompts.models import GatewayCall, GenerationJob
-from prompts.services.jobs import JobSpec, batch_create
+from prompts.pipeline.creation import JobSpec, batch_create
+from prompts.pipeline.keys import gateway_key_add
 from tests.processes import ROOT, database_url, free_port, wait_until
 
 KEY = "sim-e2e-key-000000000001"

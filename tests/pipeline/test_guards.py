@@ -3,8 +3,8 @@
 import pytest
 
 from prompts.models import BlockedTerm, GenerationJob, ModerationHold
-from prompts.services.jobs import JobRefused, JobSpec, batch_create, job_create
-from prompts.services.moderation import hold_release
+from prompts.pipeline.creation import JobRefused, JobSpec, batch_create, job_create
+from prompts.pipeline.moderation import hold_release
 from tests.conftest import drain
 from tests.pipeline.conftest import reload
 
@@ -89,7 +89,7 @@ def test_it_refuses_a_person_reference_without_consent(gateway, crew, project):
 
     from PIL import Image
 
-    from prompts.services.references import reference_confirm_consent, reference_create
+    from prompts.workspace.services.references import reference_confirm_consent, reference_create
 
     buffer = io.BytesIO()
     Image.new("RGB", (640, 480), "tan").save(buffer, "PNG")

@@ -3,7 +3,7 @@ from django.test import Client
 from django.urls import reverse
 
 from prompts.models import GenerationJob, ModerationHold
-from prompts.services.jobs import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,12 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import GatewayKey
-from accounts.services import gateway_key_activate, gateway_key_add
 from prompts.models import GatewayCall, GenerationJob, PromptRecord
-from prompts.services.dispatch import jobs_sweep
-from prompts.services.jobs import _claim, _job_images, job_run
-from prompts.services.references import reference_create
+from prompts.pipeline.run import _claim, _job_images
+from prompts.pipeline.keys import gateway_key_activate, gateway_key_add
+from prompts.pipeline.run import job_run
+from prompts.pipeline.sweeper import jobs_sweep
+from prompts.workspace.services.references import reference_create
 from tests.conftest import SIM_STANDBY_KEY, drain
 from tests.pipeline.conftest import reload
 
@@ -164,7 +165,7 @@ def test_it_imports_gateway_api_key_when_no_key_is_active(simulator, make_job, s
 
 @pytest.mark.django_db
 def test_it_gives_a_retried_job_a_fresh_attempt_budget(gateway, make_job, settings):
-    from prompts.services.jobs import job_retry
+    from prompts.pipeline.control import job_retry
 
     settings.GATEWAY_MAX_ATTEMPTS = 2
     gateway.script([{"status": 503}] * 3)

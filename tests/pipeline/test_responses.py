@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import GatewayKey
 from prompts.models import DispatchPause, GatewayCall
-from prompts.services.jobs import job_run
+from prompts.pipeline.run import job_run
 from tests.conftest import drain
 from tests.pipeline.conftest import reload
 
@@ -168,7 +168,7 @@ def test_it_retries_transient_failures_then_succeeds(gateway, make_job, entry):
 
 
 def test_it_retries_a_timeout(gateway, make_job, settings):
-    from prompts.services.jobs import gateway_client
+    from prompts.pipeline.client import gateway_client
 
     settings.GATEWAY_TIMEOUT_S = 0.5
     gateway_client.cache_clear()

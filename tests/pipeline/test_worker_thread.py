@@ -1,7 +1,7 @@
 import time
 
 from prompts.models import GenerationJob
-from prompts.services.jobs import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create
 
 
 def test_it_runs_a_job_through_a_real_worker_and_broker(celery_worker_thread, crew, project):

@@ -1,4 +1,4 @@
-"""Reference image checks and the send-ready JPEG (prompts/images.py). No database."""
+"""Reference image checks and the send-ready JPEG (prompts/workspace/images.py). No database."""
 
 import hashlib
 import io
@@ -10,8 +10,8 @@ import zlib
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageDraw, PngImagePlugin
 
-from prompts import images
-from prompts.images import (
+from prompts.workspace import images
+from prompts.workspace.images import (
     ImageRejected,
     comfyui_prompt_texts,
     parse_a1111_parameters,

@@ -1,4 +1,4 @@
-"""Fetching a reference image from a URL (prompts/url_fetch.py) without SSRF.
+"""Fetching a reference image from a URL (prompts/workspace/url_fetch.py) without SSRF.
 
 Nothing here touches the internet: names resolve through a fake resolver, numeric
 hosts are refused before any connection, and the success paths talk to a server on
@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from prompts import url_fetch
-from prompts.url_fetch import UrlRefused, fetch_reference_url, is_public_address
+from prompts.workspace import url_fetch
+from prompts.workspace.url_fetch import UrlRefused, fetch_reference_url, is_public_address
 
 MAX_BYTES = 1_000_000
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100

@@ -1,7 +1,7 @@
 import pytest
 from django.conf import settings as django_settings
 
-from prompts.services.limiter import LocalLimiter, RedisLimiter, limiter
+from prompts.pipeline.limiter import LocalLimiter, RedisLimiter, limiter
 
 
 @pytest.fixture(params=["in_process", "redis"])

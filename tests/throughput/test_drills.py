@@ -15,10 +15,10 @@ from django.conf import settings
 from django.db.models import Count, F
 from django.utils import timezone
 
-from accounts.services import gateway_key_add
 from grokweb.celery import app
 from prompts.models import GatewayCall, GenerationJob, PromptRecord
-from prompts.services.jobs import JobSpec, batch_create
+from prompts.pipeline.creation import JobSpec, batch_create
+from prompts.pipeline.keys import gateway_key_add
 from tests.processes import ROOT, database_url, free_port, wait_until
 
 KEY = "sim-drill-key-000000000001"

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from prompts.models import GatewayCall, GenerationJob
-from prompts.services.jobs import JobSpec, job_create, job_run
-from prompts.services.limiter import limiter_wait_s
+from prompts.pipeline.creation import JobSpec, job_create
+from prompts.pipeline.limiter import limiter_wait_s
+from prompts.pipeline.run import job_run
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def test_it_lets_a_deferred_job_through_once_its_slot_comes(gateway, make_job, s
 
 def test_it_holds_every_job_back_while_the_gateway_refuses_connections(
         gateway, make_job, active_key, settings, shared_limiter):
-    from prompts.services.jobs import gateway_client
+    from prompts.pipeline.client import gateway_client
     from tests.throughput.test_drills import free_port
 
     settings.GATEWAY_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.conf import settings as django_settings
 
-from prompts.services.limiter import LocalLimiter, RedisLimiter
+from prompts.pipeline.limiter import LocalLimiter, RedisLimiter
 
 TOLERANCE_S = 0.03  # the clock moves between two calls in a busy test run
 
@@ -119,7 +119,7 @@ def test_it_shares_one_schedule_between_workers_with_separate_connections(settin
 def test_it_keeps_the_in_process_pause_where_the_cache_helpers_find_it(settings):
     from django.core.cache import cache
 
-    from prompts.services.limiter import pause_cache_key
+    from prompts.pipeline.limiter import pause_cache_key
 
     local = LocalLimiter()
     local.pause(7, 5)

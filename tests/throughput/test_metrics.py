@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from prompts.services.jobs import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create
 from tests.conftest import drain
 from tests.factories import ModelPriceFactory, UserFactory
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from prompts.services.ledger import CallFacts, ledger_record
+from prompts.usage.ledger import CallFacts, ledger_record
 from tests.factories import JobFactory, ModelPriceFactory, UserFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

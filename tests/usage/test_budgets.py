@@ -11,11 +11,11 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, Budget
 from prompts.models import DailyUsage, GenerationJob
-from prompts.selectors.budgets import budget_banners
-from prompts.services.billing import budget_set, budget_warnings_send
-from prompts.services.budgets import budget_exceeded, spent_in_month
-from prompts.services.dispatch import jobs_sweep
-from prompts.services.jobs import JobRefused, JobSpec, job_create, job_run
+from prompts.pipeline.creation import JobRefused, JobSpec, job_create
+from prompts.pipeline.run import job_run
+from prompts.pipeline.sweeper import jobs_sweep
+from prompts.usage.budget_status import budget_banners
+from prompts.usage.budgets import budget_exceeded, budget_set, budget_warnings_send, spent_in_month
 from tests.factories import JobFactory, UserFactory
 
 from .conftest import local
@@ -32,12 +32,12 @@ def test_it_warns_the_managers_once_a_month_at_the_warn_level(crew, project, pri
     crew.manager.email = "mia@example.com"
     crew.manager.save()
     _spend(charge, crew, project, 7)
-    jobs_sweep()
+    budget_warnings_send()
     assert mail.outbox == []  # 70% < 80%
 
     _spend(charge, crew, project, 2)
-    jobs_sweep()
-    jobs_sweep()
+    budget_warnings_send()
+    budget_warnings_send()
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["mia@example.com"]  # managers only, not the member
     assert "90%" in mail.outbox[0].subject and "¥9.00 of ¥10.00" in mail.outbox[0].body
@@ -110,8 +110,8 @@ def test_it_starts_a_new_month_at_midnight_in_shanghai(crew, project, price, cha
            completion=0)
     assert sorted(DailyUsage.objects.values_list("day", flat=True)) == [
         date(2026, 1, 31), date(2026, 2, 1)]
-    assert spent_in_month(team_id=crew.team.id, day=date(2026, 1, 31)) == Decimal("1")
-    assert spent_in_month(team_id=crew.team.id, day=date(2026, 2, 1)) == Decimal("2")
+    assert spent_in_month(team_id=crew.team.id, day=date(2026, 1, 31)).team == Decimal("1")
+    assert spent_in_month(team_id=crew.team.id, day=date(2026, 2, 1)).team == Decimal("2")
 
     budget_set(team=crew.team, monthly_limit=Decimal("1"), actor=crew.manager)
     assert budget_exceeded(team_id=crew.team.id, user_id=crew.member.id,

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from prompts.models import ModelPrice
-from prompts.selectors.money import yuan
-from prompts.selectors.usage import usage_report
-from prompts.services.ledger import call_cost
+from prompts.usage.ledger import call_cost
+from prompts.usage.money import yuan
+from prompts.usage.reports import usage_report
 from tests.factories import MembershipFactory, UserFactory
 
 from .conftest import local

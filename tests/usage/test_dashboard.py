@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from prompts.selectors.usage import usage_dashboard
+from prompts.usage.dashboard import usage_dashboard
 from tests.factories import ProjectFactory, UserFactory
 
 from .conftest import local
@@ -86,7 +86,7 @@ def test_it_passes_chart_data_with_json_script_and_the_vendored_chart(crew, proj
 
 def test_it_compares_the_month_with_the_users_and_the_teams_budget(crew, project, price,
                                                                    charge, member_client):
-    from prompts.services.billing import budget_set
+    from prompts.usage.budgets import budget_set
 
     budget_set(team=crew.team, monthly_limit=Decimal("100"), actor=crew.manager)
     budget_set(team=crew.team, user=crew.member, monthly_limit=Decimal("10"),

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from prompts.models import DailyUsage, GatewayCall, ModelPrice
-from prompts.selectors.usage import usage_report
-from prompts.services.billing import calls_reprice, price_set
-from prompts.services.budgets import local_midnight
+from prompts.usage.periods import local_midnight
+from prompts.usage.prices import calls_reprice, price_set
+from prompts.usage.reports import usage_report
 
 from .conftest import MODEL, local
 
@@ -71,7 +71,8 @@ def test_it_refuses_two_prices_at_the_same_moment(crew, admin_user):
                   effective_from=moment, actor=admin_user)
 
 
-def test_it_adds_a_price_on_the_page_with_csrf_and_audits_it(crew, admin_user):
+def test_it_adds_a_price_on_the_page_with_csrf_and_audits_it(crew, admin_user, frozen_clock):
+    # The clock stands at 2026-11-20: a price from 2026-12-01 is scheduled.
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
     url = reverse("price_book")

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from prompts.selectors.usage import CSV_COLUMNS, usage_report
+from prompts.usage.reports import CSV_COLUMNS, usage_report
 from tests.factories import ProjectFactory
 
 from .conftest import local

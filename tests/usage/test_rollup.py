@@ -6,8 +6,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from prompts.models import DailyUsage, GatewayCall
-from prompts.selectors.usage import usage_report
-from prompts.services.jobs import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create
+from prompts.usage.reports import usage_report
 from tests.conftest import drain
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from prompts.models import GenerationJob, PromptRecord
-from prompts.services.ledger import CallFacts, ledger_record
+from prompts.usage.ledger import CallFacts, ledger_record
 from tests.factories import JobFactory
 
 

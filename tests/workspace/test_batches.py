@@ -38,7 +38,7 @@ def test_it_makes_one_job_per_paragraph(member_client, project):
 
 def test_it_reads_a_csv_with_task_type_temperature_and_references(member_client, project,
                                                                   crew):
-    from prompts.services.references import reference_create
+    from prompts.workspace.services.references import reference_create
 
     ref, _ = reference_create(project=project, user=crew.member, data=image_bytes(),
                               original_name="hero.jpg")

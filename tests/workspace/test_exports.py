@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from prompts.exports import a1111_infotext, comfyui_sampler, comfyui_workflow
-from prompts.images import parse_a1111_parameters
+from prompts.workspace.exports import a1111_infotext, comfyui_sampler, comfyui_workflow
+from prompts.workspace.images import parse_a1111_parameters
 from tests.workspace.conftest import make_record
 
 

@@ -35,7 +35,7 @@ def test_it_uses_the_advanced_temperature_and_max_tokens(member_client, project)
 def test_it_estimates_tokens_and_an_upper_bound_in_yuan(member_client, project):
     ModelPriceFactory()  # ¥2 / ¥8 per million
     page = estimate(member_client, project, max_tokens="1000")
-    from prompts.services.jobs import JobSpec, job_estimate_tokens
+    from prompts.pipeline.creation import JobSpec, job_estimate_tokens
 
     tokens = job_estimate_tokens(JobSpec(brief="a cat"))
     expected = (Decimal(tokens) * 2 + Decimal(1000) * 8) / 1_000_000

@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from prompts.models import GenerationJob
-from prompts.services.jobs import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create
 from tests.conftest import drain
 
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from prompts.models import GenerationJob, ReferenceImage
-from prompts.services.jobs import JobRefused, JobSpec, batch_create, job_create
-from prompts.services.references import reference_archive, reference_create
+from prompts.pipeline.creation import JobRefused, JobSpec, batch_create, job_create
+from prompts.workspace.services.references import reference_archive, reference_create
 from tests.workspace.conftest import image_bytes, make_record
 
 

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image, PngImagePlugin
 
-from prompts import url_fetch
 from prompts.models import GenerationJob, ReferenceImage
+from prompts.workspace import url_fetch
 from tests.workspace.conftest import image_bytes
 
 

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from prompts.models import Batch
-from prompts.services.references import reference_create
+from prompts.workspace.services.references import reference_create
 from tests.workspace.conftest import image_bytes, make_record
 
 

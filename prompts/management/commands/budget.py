@@ -4,9 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Budget, Team, User
-from prompts.selectors.budgets import team_budget_statuses
-from prompts.selectors.money import yuan
-from prompts.services.billing import budget_set
+from prompts.usage.budget_status import team_budget_statuses
+from prompts.usage.budgets import budget_set
+from prompts.usage.money import yuan
 
 
 def _amount(value: str) -> Decimal:

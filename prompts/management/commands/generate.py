@@ -5,11 +5,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from prompts.images import ImageRejected
 from prompts.models import GenerationJob, Project
-from prompts.selectors.jobs import job_as_dict
-from prompts.services.jobs import JobRefused, JobSpec, batch_create, job_create
-from prompts.services.references import reference_create
+from prompts.pipeline.creation import JobRefused, JobSpec, batch_create, job_create
+from prompts.workspace.images import ImageRejected
+from prompts.workspace.selectors.jobs import job_as_dict
+from prompts.workspace.services.references import reference_create
 
 POLL_S = 0.2
 

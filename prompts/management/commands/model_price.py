@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from prompts.models import ModelPrice
-from prompts.services.billing import calls_reprice, price_set
-from prompts.services.budgets import local_midnight
+from prompts.usage.periods import local_midnight
+from prompts.usage.prices import calls_reprice, price_set
 
 
 def _amount(value: str) -> Decimal:

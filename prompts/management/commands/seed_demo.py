@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import GatewayKey, Membership, Team, User
-from accounts.services import gateway_key_add, membership_set
+from accounts.services import membership_set
 from prompts.models import GatewayModel, ModelPrice, Project
+from prompts.pipeline.keys import gateway_key_add
 
 DEMO_TEAM = "Demo Studio"
 DEMO_PROJECT = "Demo"

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import Team
-from prompts.selectors.usage import Usage, usage_csv_rows, usage_report
-from prompts.services.budgets import month_start
+from prompts.usage.periods import month_start
+from prompts.usage.reports import Usage, usage_csv_rows, usage_report
 
 
 def _day(value: str) -> date:

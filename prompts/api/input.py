@@ -1,0 +1,145 @@
+"""Turning JSON API request bodies and query strings into service arguments, or into a
+400/413/422 the client can act on (messages in the language of Accept-Language)."""
+
+import base64
+import binascii
+import json
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import RequestDataTooBig
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from grokweb.refusals import Refusal
+from prompts.access import project_for_member
+from prompts.models import Project
+from prompts.pipeline.creation import JobSpec
+from prompts.workspace.images import ImageRejected
+from prompts.workspace.services.references import reference_create
+
+DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.IGNORECASE | re.DOTALL)
+MAX_IMAGES = 8
+
+
+class ApiInputError(Refusal):
+    """A request the API cannot read: its status is 400, 404 or 413 as constructed."""
+
+    def __init__(self, status: int, code: str, message) -> None:
+        super().__init__(code, message, status=status)
+
+
+def read_json(request) -> dict:
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise ApiInputError(413, "too_large", _("The request body is too large.")) from None
+    try:
+        payload = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiInputError(400, "invalid_json", _("The body must be a JSON object.")) from None
+    if not isinstance(payload, dict):
+        raise ApiInputError(400, "invalid_json", _("The body must be a JSON object."))
+    return payload
+
+
+def _invalid(field: str, message) -> ApiInputError:
+    return ApiInputError(400, "invalid_field",
+                         _("%(field)s: %(message)s") % {"field": field, "message": message})
+
+
+def _project(user: User, value) -> Project:
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise _invalid("project", _("give the project's id or name."))
+    if isinstance(value, int) or value.isdigit():
+        return project_for_member(user, int(value))
+    matches = list(Project.objects.filter(team__memberships__user=user, name=value)[:2])
+    if len(matches) != 1:
+        raise ApiInputError(404, "not_found", _("Not found.")) if not matches else _invalid(
+            "project", _("several of your teams have a project of this name; give its id."))
+    return matches[0]
+
+
+def _temperature(value) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _invalid("temperature", _("must be a number."))
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise _invalid("temperature", _("must be a number.")) from None
+
+
+def _max_tokens(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid("max_tokens", _("must be a whole number."))
+    return value
+
+
+def _images(user: User, project: Project, value) -> tuple[list, list[str]]:
+    if value is None:
+        return [], []
+    if not isinstance(value, list) or len(value) > MAX_IMAGES:
+        raise _invalid("images", _("must be a list of at most %(n)s images.") % {"n": MAX_IMAGES})
+    references, urls = [], []
+    for number, item in enumerate(value, start=1):
+        if isinstance(item, str) and item.startswith("https://"):
+            urls.append(item)
+            continue
+        match = DATA_URL.match(item) if isinstance(item, str) else None
+        if match is None:
+            raise _invalid("images", _("image %(n)s is neither a data URL nor an https URL.")
+                           % {"n": number})
+        try:
+            data = base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError):
+            raise _invalid("images", _("image %(n)s is not valid base64.") % {"n": number}) from None
+        try:
+            reference, _created = reference_create(project=project, user=user, data=data,
+                                                   original_name=f"api-image-{number}")
+        except ImageRejected as rejected:
+            raise ApiInputError(422, f"image_{rejected.code}", rejected.message) from None
+        references.append(reference)
+    return references, urls
+
+
+def job_spec_from_payload(*, user: User, payload: dict) -> tuple[Project, JobSpec]:
+    if "project" not in payload:
+        raise _invalid("project", _("this field is required."))
+    brief = payload.get("brief")
+    if not isinstance(brief, str):
+        raise _invalid("brief", _("this field is required and must be text."))
+    task_type = payload.get("task_type", "balanced")
+    if not isinstance(task_type, str):
+        raise _invalid("task_type", _("must be strict, balanced or creative."))
+    project = _project(user, payload["project"])
+    temperature = _temperature(payload.get("temperature"))
+    max_tokens = _max_tokens(payload.get("max_tokens"))
+    references, urls = _images(user, project, payload.get("images"))
+    return project, JobSpec(brief=brief, task_type=task_type, temperature=temperature,
+                            max_tokens=max_tokens, references=references, image_urls=urls)
+
+
+def _day(params, name: str, default: date) -> date:
+    raw = params.get(name, "")
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _invalid(name, _("use a date like 2025-01-31.")) from None
+
+
+def usage_period(params) -> tuple[date, date]:
+    """`since` defaults to the first of this month, `until` to today (local days)."""
+    today = timezone.localdate()
+    since = _day(params, "since", today.replace(day=1))
+    until = _day(params, "until", today)
+    if since > until:
+        raise _invalid("since", _("must not be after until."))
+    return since, until

@@ -1,0 +1,41 @@
+"""The JSON API (/api/v1/): personal-token authenticated, team scoped, errors as
+{"error": {"code", "message"}} in the language of Accept-Language. A refusal raised by
+a service becomes that error in `token_required`, the one place it is mapped."""
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.api_auth import token_required
+from prompts.access import job_for_member
+from prompts.api.input import job_spec_from_payload, read_json, usage_period
+from prompts.api.schema import openapi_document
+from prompts.pipeline.creation import job_create
+from prompts.usage.reports import usage_for_user
+from prompts.workspace.selectors.jobs import job_as_dict
+
+
+@require_POST
+@token_required
+def jobs(request: HttpRequest) -> JsonResponse:
+    project, spec = job_spec_from_payload(user=request.user, payload=read_json(request))
+    job = job_create(user=request.user, project=project, spec=spec)
+    return JsonResponse({"id": job.id, "status": job.status}, status=202)
+
+
+@require_GET
+@token_required
+def job_detail(request: HttpRequest, job_id: int) -> JsonResponse:
+    return JsonResponse(job_as_dict(job_for_member(request.user, job_id)))
+
+
+@require_GET
+@token_required
+def usage(request: HttpRequest) -> JsonResponse:
+    since, until = usage_period(request.GET)
+    return JsonResponse(usage_for_user(user=request.user, since=since, until=until))
+
+
+@require_GET
+def openapi(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi_document(server_url=request.build_absolute_uri("/api/v1")))
+

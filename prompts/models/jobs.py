@@ -1,0 +1,140 @@
+"""Generation jobs and the prompt records they produce."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from prompts.gateway.limits import DEFAULT_MAX_TOKENS, MAX_TOKENS_LIMIT
+from prompts.models.workspace import Batch, Project, ReferenceImage
+
+
+class TaskType(models.TextChoices):
+    STRICT = "strict", _("Strict reference matching")
+    BALANCED = "balanced", _("Balanced")
+    CREATIVE = "creative", _("Creative exploration")
+
+
+class GenerationJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        WAITING = "waiting", _("Waiting")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class WaitReason(models.TextChoices):
+        NONE = "", ""
+        KEY = "key", _("No usable gateway key")
+        BALANCE = "balance", _("Gateway balance exhausted")
+        BUDGET = "budget", _("Monthly budget reached")
+        MODERATION_HOLD = "moderation_hold", _("Held after repeated moderation rejections")
+
+    FINAL_STATUSES = ("succeeded", "failed", "rejected", "cancelled")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="jobs")
+    brief = models.TextField(_("brief"))
+    references = models.ManyToManyField(ReferenceImage, blank=True, related_name="jobs")
+    image_urls = models.JSONField(default=list, blank=True)
+    task_type = models.CharField(
+        _("task type"), max_length=16, choices=TaskType.choices, default=TaskType.BALANCED
+    )
+    temperature = models.DecimalField(_("temperature"), max_digits=3, decimal_places=2)
+    max_tokens = models.PositiveIntegerField(_("max tokens"), default=DEFAULT_MAX_TOKENS)
+    model = models.CharField(_("model"), max_length=100)
+    estimated_input_tokens = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    wait_reason = models.CharField(
+        max_length=20, choices=WaitReason.choices, default=WaitReason.NONE, blank=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    repair_attempted = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("generation job")
+        verbose_name_plural = _("generation jobs")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="job_status_next")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "queued", "running", "waiting", "succeeded", "failed", "rejected",
+                        "cancelled",
+                    ]
+                ),
+                name="job_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="job_temperature_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tokens__gte=1) & Q(max_tokens__lte=MAX_TOKENS_LIMIT),
+                name="job_max_tokens_range",
+            ),
+            # A running job always holds a lease; a waiting job always says why.
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(lease_until__isnull=False),
+                name="job_running_has_lease",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="waiting") | ~Q(wait_reason=""),
+                name="job_waiting_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class PromptRecord(models.Model):
+    job = models.OneToOneField(GenerationJob, on_delete=models.CASCADE, related_name="record")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="records")
+    positive_prompt = models.TextField(_("positive prompt"), blank=True)
+    negative_prompt = models.TextField(_("negative prompt"), blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    steps = models.PositiveIntegerField(_("steps"), null=True, blank=True)
+    cfg_scale = models.DecimalField(
+        _("CFG scale"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    sampler = models.CharField(_("sampler"), max_length=60, blank=True)
+    style = models.CharField(_("style"), max_length=200, blank=True)
+    seed = models.BigIntegerField(_("seed"), null=True, blank=True)
+    visual_features = models.JSONField(_("visual features"), null=True, blank=True)
+    raw_text = models.TextField(blank=True)
+    needs_review = models.BooleanField(_("needs review"), default=False)
+    tags = models.ManyToManyField("Tag", blank=True, related_name="records")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("prompt record")
+        verbose_name_plural = _("prompt records")
+
+    def __str__(self) -> str:
+        return self.positive_prompt[:60] or f"Record {self.pk}"

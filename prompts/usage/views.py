@@ -1,0 +1,142 @@
+"""Usage and ¥: the member's dashboard, the manager's reports and budgets, the price book."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.access import client_ip, managed_team, managed_teams, require_site_admin
+from accounts.models import Budget
+from grokweb.csvexport import csv_response
+from prompts.usage import reports
+from prompts.usage.budget_status import team_budget_statuses
+from prompts.usage.budgets import budget_remove, budget_set
+from prompts.usage.dashboard import usage_dashboard
+from prompts.usage.forms import (
+    BudgetForm,
+    CsvExportForm,
+    PriceForm,
+    ReportFilterForm,
+    RepriceForm,
+    StatementForm,
+)
+from prompts.usage.money import yuan
+from prompts.usage.prices import calls_reprice, price_set
+from prompts.usage.prices import price_book as price_book_rows
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's own usage in their current team; there is no way to ask for
+    someone else's."""
+    membership = request.membership
+    dashboard = usage_dashboard(
+        user_id=request.user.id, team_id=membership.team_id) if membership else None
+    return render(request, "prompts/home.html", {"membership": membership,
+                                                  "dashboard": dashboard})
+
+
+@login_required
+def usage_report(request: HttpRequest) -> HttpResponse:
+    team = managed_team(request)
+    form = ReportFilterForm(request.GET)
+    filters = form.filters()
+    report = reports.usage_report(team=team, **filters) if filters else None
+    context = {"team": team, "form": form, "report": report,
+               "teams": managed_teams(request.user)}
+    template = "partials/usage_report_table.html" if request.htmx else "usage/report.html"
+    return render(request, template, context)
+
+
+@login_required
+def usage_report_csv(request: HttpRequest) -> HttpResponse:
+    team = managed_team(request)
+    filters = CsvExportForm(request.GET).filters()
+    if filters is None:
+        return redirect(f"{reverse('usage_report')}?{request.GET.urlencode()}")
+    rows = reports.usage_csv_rows(team=team, **filters)
+    return csv_response(rows, filename=f"usage-team{team.pk}-{filters['since']}-"
+                                       f"{filters['until']}-{filters['group_by']}.csv")
+
+
+@login_required
+def usage_statement(request: HttpRequest) -> HttpResponse:
+    team = managed_team(request)
+    form = StatementForm(request.GET)
+    month = form.month_or_current()
+    statement = reports.usage_statement(team=team, month=month) if month else None
+    return render(request, "usage/statement.html", {
+        "team": team, "form": form, "statement": statement,
+        "teams": managed_teams(request.user)})
+
+
+@login_required
+def budget_list(request: HttpRequest) -> HttpResponse:
+    team = managed_team(request)
+    form = BudgetForm(request.POST or None, team=team)
+    if request.method == "POST" and form.is_valid():
+        try:
+            budget_set(team=team, user=form.cleaned_data["user"],
+                       monthly_limit=form.cleaned_data["monthly_limit"], warn_at=form.warn_at,
+                       actor=request.user, ip_address=client_ip(request))
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, _("Budget saved. Jobs waiting for the budget resume "
+                                        "within a minute if it now allows them."))
+            return redirect(f"{reverse('budget_list')}?team={team.pk}")
+    return render(request, "usage/budgets.html", {
+        "team": team, "form": form, "statuses": team_budget_statuses(team_id=team.pk),
+        "teams": managed_teams(request.user)})
+
+
+@login_required
+@require_POST
+def budget_delete(request: HttpRequest, budget_id: int) -> HttpResponse:
+    budget = get_object_or_404(Budget.objects.select_related("team", "user"), pk=budget_id)
+    team = managed_team(request, team_id=budget.team_id)
+    budget_remove(budget=budget, actor=request.user, ip_address=client_ip(request))
+    messages.success(request, _("Budget removed."))
+    return redirect(f"{reverse('budget_list')}?team={team.pk}")
+
+
+@login_required
+def price_book(request: HttpRequest) -> HttpResponse:
+    require_site_admin(request.user)
+    form = PriceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            price_set(**form.price_kwargs(), actor=request.user, ip_address=client_ip(request))
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, _("Price added. Calls already recorded keep their cost."))
+            return redirect("price_book")
+    return _price_page(request, form=form, reprice_form=RepriceForm())
+
+
+def _price_page(request, *, form, reprice_form) -> HttpResponse:
+    return render(request, "usage/prices.html", {
+        "form": form, "reprice_form": reprice_form, "book": price_book_rows()})
+
+
+@login_required
+@require_POST
+def price_reprice(request: HttpRequest) -> HttpResponse:
+    require_site_admin(request.user)
+    form = RepriceForm(request.POST)
+    if not form.is_valid():
+        return _price_page(request, form=PriceForm(), reprice_form=form)
+    result = calls_reprice(**{k: form.cleaned_data[k] for k in ("model", "since", "until")},
+                           actor=request.user, ip_address=client_ip(request))
+    messages.success(request, _(
+        "Re-priced %(changed)s of %(calls)s calls: ¥%(before)s became ¥%(after)s; unpriced "
+        "calls %(unpriced_before)s became %(unpriced_after)s.") % {
+        "changed": result.changed, "calls": result.calls, "before": yuan(result.cost_before),
+        "after": yuan(result.cost_after), "unpriced_before": result.unpriced_before,
+        "unpriced_after": result.unpriced_after})
+    return redirect("price_book")

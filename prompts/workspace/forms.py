@@ -1,0 +1,302 @@
+"""Forms for the workspace. They validate input only; services do the work."""
+
+import csv
+import io
+import re
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from prompts.gateway.limits import DEFAULT_MAX_TOKENS, TASK_PRESETS
+from prompts.models import GenerationJob, ReferenceImage, TaskType
+from prompts.pipeline.creation import JobSpec
+from prompts.workspace.selectors.jobs import JobFilters
+from prompts.workspace.selectors.library import LibraryFilters
+
+BATCH_MAX_ROWS = 500
+BATCH_CSV_MAX_BYTES = 2 * 1024 * 1024
+CSV_COLUMNS = ("brief", "task_type", "temperature", "references")
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    description = forms.CharField(label=_("Description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Several files from one <input multiple>; each is checked by the reference service."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp", "multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleImageField, self).clean(item, initial) for item in files]
+
+
+class _ConsentFields(forms.Form):
+    shows_person = forms.BooleanField(label=_("Shows a real person"), required=False)
+    consent = forms.BooleanField(
+        label=_("I hold the rights to this image and the consent of the person shown"),
+        required=False,
+    )
+
+
+class ReferenceUploadForm(_ConsentFields):
+    files = MultipleImageField(label=_("Images (JPEG, PNG or WebP)"))
+
+
+class ReferenceUrlForm(_ConsentFields):
+    # A CharField, not a URLField: the fetcher explains what is wrong with a link
+    # (http, a private address…) better than "Enter a valid URL".
+    url = forms.CharField(label=_("Image link (https://…)"), max_length=2000)
+
+
+class GenerateForm(forms.Form):
+    brief = forms.CharField(label=_("Brief"), widget=forms.Textarea(attrs={"rows": 6}))
+    references = forms.ModelMultipleChoiceField(
+        label=_("References"), queryset=ReferenceImage.objects.none(), required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices,
+                                  initial=TaskType.BALANCED, widget=forms.RadioSelect)
+    temperature = forms.DecimalField(
+        label=_("Temperature"), required=False, min_value=Decimal(0), max_value=Decimal(2),
+        decimal_places=2, help_text=_("Empty: the task type's preset."),
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+    max_tokens = forms.IntegerField(label=_("Max tokens"), required=False, min_value=1,
+                                    max_value=32768)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["max_tokens"].help_text = _("Empty: %(n)s.") % {"n": DEFAULT_MAX_TOKENS}
+        self.fields["references"].queryset = (
+            project.references.filter(archived_at__isnull=True).order_by("-created_at"))
+
+    def job_spec(self) -> JobSpec:
+        data = self.cleaned_data
+        return JobSpec(
+            brief=data["brief"], task_type=data["task_type"], temperature=data["temperature"],
+            max_tokens=data["max_tokens"], references=list(data["references"]),
+        )
+
+
+class LibraryFilterForm(forms.Form):
+    STATUS_CHOICES = [("", _("Any")), ("ok", _("Complete")), ("needs_review", _("Needs review"))]
+
+    q = forms.CharField(label=_("Search"), required=False,
+                        widget=forms.TextInput(attrs={"type": "search"}))
+    project = forms.TypedChoiceField(label=_("Project"), required=False, coerce=int,
+                                     empty_value=None)
+    author = forms.TypedChoiceField(label=_("Author"), required=False, coerce=int,
+                                    empty_value=None)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=STATUS_CHOICES)
+    tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
+    favourites = forms.BooleanField(label=_("My favourites"), required=False)
+    date_from = forms.DateField(label=_("From"), required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False,
+                              widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, choices: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        anything = [("", _("Any"))]
+        self.fields["project"].choices = anything + choices["projects"]
+        self.fields["author"].choices = anything + choices["authors"]
+        self.fields["tag"].choices = anything + choices["tags"]
+
+    def filters(self) -> LibraryFilters:
+        if not self.is_valid():
+            return LibraryFilters()
+        data = self.cleaned_data
+        return LibraryFilters(
+            q=data["q"].strip(), project_id=data["project"], author_id=data["author"],
+            status=data["status"], favourites=data["favourites"], tag_id=data["tag"],
+            date_from=data["date_from"], date_to=data["date_to"],
+        )
+
+
+class JobFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("Any"))] + GenerationJob.Status.choices)
+    mine = forms.BooleanField(label=_("My jobs only"), required=False)
+    project = forms.TypedChoiceField(label=_("Project"), required=False, coerce=int,
+                                     empty_value=None)
+
+    def __init__(self, query, *, projects: list[tuple[int, str]]):
+        # An unticked checkbox sends nothing, so "my jobs only" is on until the filters are
+        # submitted; a page link alone (?page=2) keeps the defaults.
+        submitted = any(key != "page" for key in query)
+        super().__init__(query if submitted else None, initial={"mine": True})
+        self.fields["project"].choices = [("", _("Any"))] + projects
+
+    def filters(self) -> JobFilters:
+        if not self.is_bound or not self.is_valid():
+            return JobFilters()
+        data = self.cleaned_data
+        return JobFilters(status=data["status"], mine=data["mine"], project_id=data["project"])
+
+
+class TagsForm(forms.Form):
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=1000,
+                           help_text=_("Separate tags with commas."))
+
+    def clean_tags(self) -> list[str]:
+        raw = self.cleaned_data["tags"].replace("，", ",")
+        return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+class RatingForm(forms.Form):
+    stars = forms.TypedChoiceField(label=_("Rating"), coerce=int,
+                                   choices=[("", "–")] + [(n, "★" * n) for n in range(1, 6)])
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label=_("Comment"), max_length=4000,
+                           widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class BatchForm(forms.Form):
+    """One brief per line (or paragraph) of pasted text, or a CSV with the columns
+    brief, task_type, temperature, references (file names separated by ';')."""
+
+    SPLIT_CHOICES = [("line", _("One brief per line")),
+                     ("paragraph", _("One brief per paragraph (blank line between)"))]
+
+    title = forms.CharField(label=_("Title"), required=False, max_length=200)
+    text = forms.CharField(label=_("Briefs"), required=False,
+                           widget=forms.Textarea(attrs={"rows": 10}))
+    split = forms.ChoiceField(label=_("Split the text"), choices=SPLIT_CHOICES, initial="line",
+                              widget=forms.RadioSelect)
+    csv_file = forms.FileField(label=_("…or a CSV file"), required=False,
+                               widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
+    task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices,
+                                  initial=TaskType.BALANCED)
+    references = forms.ModelMultipleChoiceField(
+        label=_("References for every brief"), queryset=ReferenceImage.objects.none(),
+        required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=_("In a CSV, a row's own references column replaces these."),
+    )
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.fields["references"].queryset = (
+            project.references.filter(archived_at__isnull=True).order_by("-created_at"))
+        self.source_rows: list[int] = []
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("csv_file"):
+            specs, rows, errors = self._from_csv(data["csv_file"], data)
+        elif data.get("text", "").strip():
+            specs, rows, errors = self._from_text(data["text"], data)
+        else:
+            raise forms.ValidationError(_("Paste some briefs or choose a CSV file."))
+        if errors:
+            raise forms.ValidationError(errors)
+        if len(specs) > BATCH_MAX_ROWS:
+            raise forms.ValidationError(
+                _("A batch can hold at most %(max)s briefs; this one has %(n)s.")
+                % {"max": BATCH_MAX_ROWS, "n": len(specs)})
+        data["specs"], self.source_rows = specs, rows
+        return data
+
+    def _from_text(self, text: str, data: dict):
+        text = text.replace("\r\n", "\n")
+        if data["split"] == "paragraph":
+            chunks = [chunk.strip() for chunk in re.split(r"\n\s*\n", text)]
+        else:
+            chunks = [line.strip() for line in text.split("\n")]
+        specs, rows = [], []
+        for number, chunk in enumerate(chunks, start=1):
+            if chunk:
+                specs.append(JobSpec(brief=chunk, task_type=data["task_type"],
+                                     references=list(data["references"])))
+                rows.append(number)
+        return specs, rows, []
+
+    def _from_csv(self, upload, data: dict):
+        if upload.size > BATCH_CSV_MAX_BYTES:
+            return [], [], [_("The CSV file is larger than 2 MB.")]
+        raw = upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                # Excel on a Chinese Windows saves CSV as GBK.
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                return [], [], [_("The CSV file is not UTF-8 or GBK text.")]
+        reader = csv.DictReader(io.StringIO(text))
+        columns = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
+        if "brief" not in columns:
+            return [], [], [_("The CSV file needs a header row with a “brief” column.")]
+        reader.fieldnames = columns
+        by_name = {ref.original_name: ref for ref in self.fields["references"].queryset}
+        specs, rows, errors = [], [], []
+        try:
+            for line_number, row in enumerate(reader, start=2):
+                spec, problems = self._csv_row(row, data, by_name)
+                errors += [
+                    _("Row %(row)s: %(problem)s") % {"row": line_number, "problem": problem}
+                    for problem in problems
+                ]
+                if spec is not None:
+                    specs.append(spec)
+                    rows.append(line_number)
+        except csv.Error as error:
+            errors.append(_("The CSV file could not be read: %(error)s") % {"error": error})
+        if not specs and not errors:
+            errors.append(_("The CSV file has no briefs."))
+        return specs, rows, errors
+
+    def _csv_row(self, row: dict, data: dict, by_name: dict):
+        if None in row:
+            return None, [_("it has more cells than the header.")]
+        if all(not (value or "").strip() for value in row.values()):
+            return None, []
+        problems = []
+        brief = (row.get("brief") or "").strip()
+        if not brief:
+            problems.append(_("the brief is empty."))
+        task_type = (row.get("task_type") or "").strip().lower() or data["task_type"]
+        if task_type not in TASK_PRESETS:
+            problems.append(_("task type “%(value)s” is not strict, balanced or creative.")
+                            % {"value": task_type})
+        temperature = None
+        raw_temperature = (row.get("temperature") or "").strip()
+        if raw_temperature:
+            try:
+                temperature = Decimal(raw_temperature)
+            except ArithmeticError:
+                temperature = None
+            if temperature is None or not temperature.is_finite() or \
+                    not Decimal(0) <= temperature <= Decimal(2):
+                problems.append(_("temperature “%(value)s” is not a number from 0 to 2.")
+                                % {"value": raw_temperature})
+        references = list(data["references"])
+        names = [name.strip() for name in (row.get("references") or "").split(";")]
+        if any(names):
+            references = []
+            for name in filter(None, names):
+                if name in by_name:
+                    references.append(by_name[name])
+                else:
+                    problems.append(_("no reference called “%(name)s” in this project.")
+                                    % {"name": name})
+        if problems:
+            return None, problems
+        return JobSpec(brief=brief, task_type=task_type, temperature=temperature,
+                       references=references), []

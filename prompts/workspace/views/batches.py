@@ -1,0 +1,109 @@
+"""Batches: many briefs at once, their progress, cancel, retry-failed, export."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from prompts.access import batch_for_member, project_for_member
+from prompts.models import PromptRecord
+from prompts.pipeline.control import batch_cancel, batch_retry_failed
+from prompts.pipeline.creation import JobRefused, batch_create
+from prompts.workspace.forms import BatchForm
+from prompts.workspace.selectors.batches import batch_jobs, batch_progress, batches_for_team
+from prompts.workspace.selectors.library import records_for_export
+from prompts.workspace.views.common import (
+    current_membership,
+    export_response,
+    page_of,
+    refuse_if_archived,
+)
+
+BATCH_PAGE_SIZE = 100
+
+
+@login_required
+def batch_list(request: HttpRequest) -> HttpResponse:
+    membership = current_membership(request)
+    return render(request, "prompts/batch_list.html",
+                  {"batches": batches_for_team(team_id=membership.team_id)})
+
+
+@login_required
+def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The batch form. With `prefill`, a brief handed over from Generate is shown for review
+    without creating anything."""
+    project = project_for_member(request.user, project_id)
+    if refused := refuse_if_archived(request, project):
+        return refused
+    prefill = request.POST.get("prefill") == "1"
+    form = BatchForm(None if prefill else (request.POST or None), request.FILES or None,
+                     project=project, initial=request.POST.dict() if prefill else None)
+    if request.method == "POST" and not prefill and form.is_valid():
+        try:
+            batch = batch_create(user=request.user, project=project,
+                                 specs=form.cleaned_data["specs"],
+                                 title=form.cleaned_data["title"])
+        except JobRefused as refused:
+            form.add_error(None, _refusal_with_source_row(refused, form.source_rows))
+        else:
+            return redirect("batch_detail", batch_id=batch.pk)
+    return render(request, "prompts/batch_new.html", {"form": form, "project": project},
+                  status=422 if form.errors else 200)
+
+
+def _refusal_with_source_row(refused: JobRefused, source_rows: list[int]) -> str:
+    """batch_create counts specs; the user counts lines of their text or rows of the CSV."""
+    if refused.row is None or refused.__cause__ is None:
+        return refused.message
+    return _("Row %(row)s: %(reason)s") % {"row": source_rows[refused.row - 1],
+                                           "reason": refused.__cause__.message}
+
+
+def _batch_context(request: HttpRequest, batch) -> dict:
+    return {"batch": batch, "progress": batch_progress(batch=batch),
+            "page": page_of(request, batch_jobs(batch=batch), BATCH_PAGE_SIZE)}
+
+
+@login_required
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = batch_for_member(request.user, batch_id)
+    return render(request, "prompts/batch_detail.html", _batch_context(request, batch))
+
+
+@login_required
+def batch_progress_view(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The live part of the batch page, polled by htmx while jobs are still going."""
+    batch = batch_for_member(request.user, batch_id)
+    return render(request, "partials/batch_progress.html", _batch_context(request, batch))
+
+
+@require_POST
+@login_required
+def batch_cancel_view(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = batch_for_member(request.user, batch_id)
+    count = batch_cancel(batch=batch)
+    messages.success(request, ngettext(
+        "%(n)s job cancelled; running ones finish.",
+        "%(n)s jobs cancelled; running ones finish.", count) % {"n": count})
+    return redirect("batch_detail", batch_id=batch.pk)
+
+
+@require_POST
+@login_required
+def batch_retry_view(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = batch_for_member(request.user, batch_id)
+    count = batch_retry_failed(batch=batch)
+    messages.success(request, ngettext(
+        "%(n)s failed job sent again.", "%(n)s failed jobs sent again.", count) % {"n": count})
+    return redirect("batch_detail", batch_id=batch.pk)
+
+
+@login_required
+def batch_export(request: HttpRequest, batch_id: int, fmt: str) -> HttpResponse:
+    batch = batch_for_member(request.user, batch_id)
+    records = records_for_export(PromptRecord.objects.filter(job__batch=batch))
+    return export_response(records, fmt=fmt, stem=f"batch-{batch.pk}")

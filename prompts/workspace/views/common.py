@@ -1,0 +1,51 @@
+"""Helpers the workspace views share: the current team, pages, downloads, archived projects."""
+
+from django.contrib import messages
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership
+from prompts.models import Project
+from prompts.workspace.exports import FORMATS, ExportFile, export_records
+
+PAGE_SIZE = 50
+
+
+def current_membership(request: HttpRequest) -> Membership:
+    """The team the user works in; a user in no team has no workspace."""
+    if not request.membership:
+        raise Http404
+    return request.membership
+
+
+def page_of(request: HttpRequest, items, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The current filters as a query string, for pagination links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def download(export: ExportFile) -> HttpResponse:
+    response = HttpResponse(export.content, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+def export_response(records, *, fmt: str, stem: str) -> HttpResponse:
+    if fmt not in FORMATS:
+        raise Http404
+    return download(export_records(list(records), fmt=fmt, stem=stem))
+
+
+def refuse_if_archived(request: HttpRequest, project: Project) -> HttpResponse | None:
+    """Archived projects take no new work: a redirect with a message, or None."""
+    if project.archived_at is None:
+        return None
+    messages.error(request, _("This project is archived. Restore it to add work."))
+    return redirect("project_detail", project_id=project.pk)
