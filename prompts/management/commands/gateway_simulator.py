@@ -3,7 +3,12 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from prompts.gateway.simulator import MODERATION_STYLES, SimulatorConfig, start_simulator
+from prompts.gateway.simulator import (
+    DEFAULT_LOG_TOKEN,
+    MODERATION_STYLES,
+    SimulatorConfig,
+    start_simulator,
+)
 
 
 class Command(BaseCommand):
@@ -23,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--insufficient-quota", action="store_true", help="answer every chat request with 402"
         )
+        parser.add_argument(
+            "--log-token",
+            default=DEFAULT_LOG_TOKEN,
+            help="access token for the usage log, GET /api/log/self",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -34,6 +44,7 @@ class Command(BaseCommand):
                 moderation_style=options["moderation_style"],
                 seed=options["seed"],
                 insufficient_quota=options["insufficient_quota"],
+                log_token=options["log_token"],
             )
             simulator = start_simulator(config, host=options["host"], port=options["port"])
         except (ValueError, OSError) as exc:
