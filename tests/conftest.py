@@ -3,15 +3,23 @@
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
 import pytest
 import time_machine
 
 from accounts.models import Membership, Team, User
-from tests.factories import MembershipFactory, ProjectFactory, TeamFactory, UserFactory
+from tests.clock import FROZEN_NOW, LONG_AGO
+from tests.factories import (
+    MembershipFactory,
+    ModelPriceFactory,
+    ProjectFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 PASSWORD = "correct-horse-battery"
+ADMIN_PASSWORD = "Str0ng-Admin-Passw0rd!"
 
 
 def pytest_configure(config):
@@ -56,9 +64,30 @@ def member_client(client, crew):
     return client
 
 
-# A moment for tests whose meaning depends on "now" (scheduled prices, this month, today):
-# they freeze the clock here instead of depending on the calendar.
-FROZEN_NOW = datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+@pytest.fixture
+def manager_client(client, crew):
+    client.force_login(crew.manager)
+    return client
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    """A site admin (the password passes the strong-password rule for admins)."""
+    return UserFactory(username="ada", is_staff=True, password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def price(db):
+    """¥2 per 1M input tokens, ¥8 per 1M output tokens for the default model, in force
+    before any moment a test records."""
+    return ModelPriceFactory(input_per_mtok=Decimal("2"), output_per_mtok=Decimal("8"),
+                             effective_from=LONG_AGO)
 
 
 @pytest.fixture
@@ -78,6 +107,16 @@ def _calendar_check():
         return
     with time_machine.travel(datetime.fromisoformat(when), tick=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in English, whatever language the previous one switched to."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
@@ -130,9 +169,14 @@ def gateway(simulator, active_key):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    """An empty cache and a new in-process rate limiter for every test (with REDIS_URL the
+    limiter's state lives in the cache's Redis database, which clear() empties)."""
     from django.core.cache import cache
 
+    from prompts.pipeline.limiter import _limiter_for
+
     cache.clear()
+    _limiter_for.cache_clear()
     yield
     cache.clear()
 

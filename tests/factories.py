@@ -1,10 +1,10 @@
 from decimal import Decimal
 
 import factory
-from django.utils import timezone
 
 from accounts.models import Membership, Team, User
 from prompts.models import GenerationJob, ModelPrice, Project
+from tests.clock import LONG_AGO
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -61,4 +61,4 @@ class ModelPriceFactory(factory.django.DjangoModelFactory):
     model = "grok-build-0.1"
     input_per_mtok = Decimal("2.000000")
     output_per_mtok = Decimal("8.000000")
-    effective_from = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=400))
+    effective_from = LONG_AGO

@@ -6,8 +6,6 @@ content-team user can act on. No models here: callers store what they need.
 
 import hashlib
 import io
-import json
-import re
 from dataclasses import dataclass, field
 
 from django.utils.text import format_lazy
@@ -17,6 +15,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from grokweb.refusals import Refusal
 from prompts.gateway.limits import IMAGE_LONG_SIDE_PX as SEND_LONG_SIDE
 from prompts.gateway.limits import IMAGE_MAX_BYTES as SEND_MAX_BYTES
+from prompts.workspace.formats.pngmeta import GenerationMetadata, read_generation_metadata
 
 THUMBNAIL_LONG_SIDE = 320
 # Stricter than Pillow's own threshold (~89 MP): room for 45 MP camera files, while a
@@ -32,7 +31,7 @@ _OPEN_FORMATS = ("JPEG", "PNG", "WEBP")
 # Pillow's JPEG opener returns MPO for camera files that carry a second, preview image.
 _FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP"}
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
-_PNG_TEXT_KEYS = ("parameters", "prompt", "workflow")
+_PNG_TEXT_KEYS = ("parameters", "prompt", "workflow", "invokeai_metadata", "sd-metadata")
 _EXIF_ORIENTATION = 0x0112
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -251,102 +250,23 @@ def _png_text(image: Image.Image) -> dict[str, str]:
 
 
 def _suggestion(png_text: dict[str, str]) -> tuple[str | None, dict]:
-    """A brief and generation settings recovered from A1111 or ComfyUI metadata."""
-    if "parameters" in png_text:
-        parsed = parse_a1111_parameters(png_text["parameters"])
-        params = {
-            key: value
-            for key, value in parsed.items()
-            if key != "prompt" and value not in (None, "")
-        }
-        return parsed["prompt"] or None, params
-    if "prompt" in png_text:
-        positive, negative = _comfyui_positive_negative(png_text["prompt"])
-        if not positive:
-            positive = comfyui_prompt_texts(png_text["prompt"])
-        params = {"negative_prompt": "\n\n".join(negative)} if negative else {}
-        return "\n\n".join(positive) or None, params
-    return None, {}
+    """A brief and generation settings recovered from A1111, ComfyUI or InvokeAI metadata."""
+    metadata = read_generation_metadata(png_text)
+    if metadata is None:
+        return None, {}
+    params = {name: value for name, value in metadata_settings(metadata).items()
+              if value not in (None, "")}
+    return metadata.positive_prompt or None, params
 
 
-# A1111 infotext settings line: `Key: value, Key: "quoted, value", ...`
-_A1111_SETTING = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-_A1111_SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
-_NEGATIVE_PREFIX = "Negative prompt:"
-
-
-def parse_a1111_parameters(text: str) -> dict:
-    """Read an AUTOMATIC1111 infotext; every key is present, None when not given."""
-    lines = text.strip().split("\n")
-    settings: dict[str, str] = {}
-    if lines and len(_A1111_SETTING.findall(lines[-1])) >= 3:
-        settings = {key.strip(): value.strip() for key, value in _A1111_SETTING.findall(lines[-1])}
-        lines = lines[:-1]
-    # A1111 writes "Negative prompt:" at the start of a line, also when the prompt is empty.
-    prompt, _negative_marker, negative = ("\n" + "\n".join(lines)).partition(
-        "\n" + _NEGATIVE_PREFIX
-    )
-    width = height = None
-    size = _A1111_SIZE.match(settings.get("Size", ""))
-    if size:
-        width, height = int(size.group(1)), int(size.group(2))
+def metadata_settings(metadata: GenerationMetadata) -> dict:
+    """The settings of a generator's metadata other than its positive prompt."""
     return {
-        "prompt": prompt.strip(),
-        "negative_prompt": negative.strip(),
-        "steps": _number(settings.get("Steps"), int),
-        "sampler": settings.get("Sampler") or None,
-        "cfg_scale": _number(settings.get("CFG scale"), float),
-        "seed": _number(settings.get("Seed"), int),
-        "width": width,
-        "height": height,
+        "negative_prompt": metadata.negative_prompt,
+        "steps": metadata.steps,
+        "sampler": metadata.sampler,
+        "cfg_scale": metadata.cfg_scale,
+        "seed": metadata.seed,
+        "width": metadata.width,
+        "height": metadata.height,
     }
-
-
-def _number(value: str | None, kind: type):
-    try:
-        return kind(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _comfyui_nodes(prompt_json: str) -> dict:
-    try:
-        nodes = json.loads(prompt_json)
-    except ValueError:
-        return {}
-    if not isinstance(nodes, dict):
-        return {}
-    return {node_id: node for node_id, node in nodes.items() if isinstance(node, dict)}
-
-
-def _node_texts(node: dict) -> list[str]:
-    """Text typed into a CLIPTextEncode-family node (SDXL splits it into text_g/text_l)."""
-    if not str(node.get("class_type", "")).startswith("CLIPTextEncode"):
-        return []
-    inputs = node.get("inputs") or {}
-    texts = [inputs.get(key) for key in ("text", "text_g", "text_l")]
-    return [text.strip() for text in texts if isinstance(text, str) and text.strip()]
-
-
-def comfyui_prompt_texts(prompt_json: str) -> list[str]:
-    """Texts of the CLIPTextEncode nodes in a ComfyUI API-format prompt, in node order."""
-    nodes = _comfyui_nodes(prompt_json)
-    ordered = sorted(nodes, key=lambda node_id: (len(node_id), node_id))
-    return [text for node_id in ordered for text in _node_texts(nodes[node_id])]
-
-
-def _comfyui_positive_negative(prompt_json: str) -> tuple[list[str], list[str]]:
-    """Texts wired into samplers' `positive` and `negative` inputs, so a negative prompt
-    never ends up in the suggested brief."""
-    nodes = _comfyui_nodes(prompt_json)
-    found: dict[str, list[str]] = {"positive": [], "negative": []}
-    for node in nodes.values():
-        inputs = node.get("inputs") or {}
-        for role, texts in found.items():
-            link = inputs.get(role)
-            # A link is [source node id, output slot].
-            if isinstance(link, list) and link and str(link[0]) in nodes:
-                for text in _node_texts(nodes[str(link[0])]):
-                    if text not in texts:
-                        texts.append(text)
-    return found["positive"], found["negative"]

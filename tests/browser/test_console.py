@@ -1,10 +1,8 @@
 from playwright.sync_api import expect
 
 from accounts.models import GatewayKey
-from tests.conftest import SIM_STANDBY_KEY
+from tests.conftest import ADMIN_PASSWORD, SIM_STANDBY_KEY
 from tests.factories import UserFactory
-
-ADMIN_PASSWORD = "Str0ng-Admin-Passw0rd!"
 
 
 def test_it_rotates_the_key_in_the_console_and_shows_the_old_one_retiring(page, login, gateway,

@@ -5,9 +5,9 @@ from decimal import Decimal
 from playwright.sync_api import expect
 
 from prompts.usage.ledger import CallFacts, ledger_record
+from tests.clock import local
 from tests.conftest import PASSWORD
 from tests.factories import JobFactory, ModelPriceFactory
-from tests.usage.conftest import local
 
 
 def _charge(user, project, at, prompt):

@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from prompts.models import Favourite, GenerationJob, Project, ReferenceImage
-from prompts.workspace.images import parse_a1111_parameters
+from prompts.workspace.formats.pngmeta import read_generation_metadata
 from tests.conftest import PASSWORD
 from tests.workspace.conftest import image_bytes
 
@@ -56,9 +56,10 @@ def test_a_member_generates_watches_the_status_favourites_and_exports(
         page.click("#export-a1111")
     download = download_info.value
     assert download.suggested_filename == f"record-{job.record.id}.txt"
-    parsed = parse_a1111_parameters(open(download.path(), encoding="utf-8").read())
-    assert parsed["prompt"] == job.record.positive_prompt
-    assert (parsed["width"], parsed["height"]) == (job.record.width, job.record.height)
+    text = open(download.path(), encoding="utf-8").read()
+    metadata = read_generation_metadata({"parameters": text})
+    assert metadata.positive_prompt == job.record.positive_prompt
+    assert (metadata.width, metadata.height) == (job.record.width, job.record.height)
 
 
 def test_the_generate_page_speaks_chinese(browser, live_server, crew, project):

@@ -11,9 +11,8 @@ from PIL import Image
 
 from accounts.models import GatewayKey
 from prompts.models import GatewayCall, GenerationJob, PromptRecord
-from prompts.pipeline.run import _claim, _job_images
 from prompts.pipeline.keys import gateway_key_activate, gateway_key_add
-from prompts.pipeline.run import job_run
+from prompts.pipeline.run import _claim, _job_images, job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.workspace.services.references import reference_create
 from tests.conftest import SIM_STANDBY_KEY, drain

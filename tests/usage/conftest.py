@@ -1,30 +1,12 @@
-"""Usage fixtures: a price, and `charge` to record a gateway call through the real ledger."""
-
-from datetime import datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+"""Usage fixtures: `charge` records a gateway call through the real ledger."""
 
 import pytest
 from django.utils import timezone
 
-from accounts.models import User
 from prompts.usage.ledger import CallFacts, ledger_record
-from tests.factories import JobFactory, ModelPriceFactory, UserFactory
+from tests.factories import JobFactory
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MODEL = "grok-build-0.1"
-
-
-def local(year, month, day, hour=12, minute=0) -> datetime:
-    """An aware moment in Asia/Shanghai, the site's time zone."""
-    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def price(db):
-    """¥2 per 1M input tokens, ¥8 per 1M output tokens, in force for the last 400 days."""
-    return ModelPriceFactory(input_per_mtok=Decimal("2"), output_per_mtok=Decimal("8"),
-                             effective_from=local(2025, 1, 1, 0))
 
 
 @pytest.fixture
@@ -39,14 +21,3 @@ def charge(db):
             prompt_tokens=prompt, completion_tokens=completion))
 
     return record
-
-
-@pytest.fixture
-def admin_user(db) -> User:
-    return UserFactory(username="ada", is_staff=True)
-
-
-@pytest.fixture
-def manager_client(client, crew):
-    client.force_login(crew.manager)
-    return client

@@ -16,9 +16,8 @@ from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.usage.budget_status import budget_banners
 from prompts.usage.budgets import budget_exceeded, budget_set, budget_warnings_send, spent_in_month
+from tests.clock import local
 from tests.factories import JobFactory, UserFactory
-
-from .conftest import local
 
 
 def _spend(charge, crew, project, yuan: int, user=None):

@@ -9,9 +9,8 @@ from prompts.models import ModelPrice
 from prompts.usage.ledger import call_cost
 from prompts.usage.money import yuan
 from prompts.usage.reports import usage_report
+from tests.clock import local
 from tests.factories import MembershipFactory, UserFactory
-
-from .conftest import local
 
 
 def _price(input_per_mtok: str, output_per_mtok: str) -> ModelPrice:

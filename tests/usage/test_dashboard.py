@@ -9,9 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prompts.usage.dashboard import usage_dashboard
+from tests.clock import local
 from tests.factories import ProjectFactory, UserFactory
-
-from .conftest import local
 
 
 def test_it_sums_today_the_last_7_days_and_the_month_by_local_day(crew, project, price,

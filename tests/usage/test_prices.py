@@ -15,8 +15,9 @@ from prompts.models import DailyUsage, GatewayCall, ModelPrice
 from prompts.usage.periods import local_midnight
 from prompts.usage.prices import calls_reprice, price_set
 from prompts.usage.reports import usage_report
+from tests.clock import local
 
-from .conftest import MODEL, local
+from .conftest import MODEL
 
 
 def test_it_keeps_earlier_costs_when_the_price_changes_mid_month(crew, project, price, charge):

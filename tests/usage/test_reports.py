@@ -13,9 +13,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from prompts.usage.reports import CSV_COLUMNS, usage_report
+from tests.clock import local
 from tests.factories import ProjectFactory
-
-from .conftest import local
 
 MARCH = {"since": "2026-03-01", "until": "2026-03-31"}
 

@@ -8,28 +8,31 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from prompts.workspace.exports import a1111_infotext, comfyui_sampler, comfyui_workflow
-from prompts.workspace.images import parse_a1111_parameters
+from prompts.workspace.formats.exports import a1111_infotext, comfyui_workflow
+from prompts.workspace.formats.generator_formats import comfyui_sampler
+from prompts.workspace.formats.pngmeta import read_generation_metadata
 from tests.workspace.conftest import make_record
 
 
 def test_it_writes_a1111_text_that_parses_back_to_the_same_fields(record):
     text = a1111_infotext(record)
     assert text.splitlines()[1] == "Negative prompt: blurry, extra fingers"
-    assert text.splitlines()[2] == ("Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, "
-                                    "Seed: 12345, Size: 832x1216")
-    assert parse_a1111_parameters(text) == {
-        "prompt": record.positive_prompt, "negative_prompt": record.negative_prompt,
-        "steps": 30, "sampler": "DPM++ 2M Karras", "cfg_scale": 6.5, "seed": 12345,
-        "width": 832, "height": 1216,
-    }
+    assert text.splitlines()[2].startswith("Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, "
+                                           "Seed: 12345, Size: 832x1216")
+    metadata = read_generation_metadata({"parameters": text})
+    assert (metadata.positive_prompt, metadata.negative_prompt) == (
+        record.positive_prompt, record.negative_prompt)
+    assert (metadata.steps, metadata.sampler, metadata.cfg_scale, metadata.seed) == (
+        30, "DPM++ 2M Karras", 6.5, 12345)
+    assert (metadata.width, metadata.height) == (832, 1216)
 
 
 def test_it_writes_seed_minus_one_for_a_random_seed_and_keeps_chinese(project, crew):
     record = make_record(project, crew.member, seed=None, positive_prompt="水墨山水, 远山",
                          negative_prompt="")
-    parsed = parse_a1111_parameters(a1111_infotext(record))
-    assert parsed["seed"] == -1 and parsed["prompt"] == "水墨山水, 远山"
+    text = a1111_infotext(record)
+    assert "Seed: -1" in text.splitlines()[-1]
+    assert read_generation_metadata({"parameters": text}).positive_prompt == "水墨山水, 远山"
     assert "Negative prompt" not in a1111_infotext(record)
 
 
@@ -75,7 +78,7 @@ def test_it_gives_a_record_without_seed_a_stable_comfyui_seed(project, crew):
 def test_it_downloads_a_records_a1111_text(member_client, record):
     response = member_client.get(reverse("record_export", args=[record.id, "a1111"]))
     assert response["Content-Disposition"] == f'attachment; filename="record-{record.id}.txt"'
-    assert parse_a1111_parameters(response.content.decode())["seed"] == 12345
+    assert read_generation_metadata({"parameters": response.content.decode()}).seed == 12345
 
 
 def test_it_exports_csv_with_a_bom_so_excel_shows_chinese(member_client, project, crew):

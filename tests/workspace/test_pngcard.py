@@ -13,7 +13,7 @@ from sd_parsers import ParserManager
 from sd_parsers.data import Generators
 from sd_parsers.parsers import AUTOMATIC1111Parser, ComfyUIParser
 
-from prompts.workspace.pngcard import (
+from prompts.workspace.formats.pngcard import (
     CardValues,
     a1111_infotext,
     comfyui_api_graph,

@@ -13,9 +13,14 @@ from hypothesis import strategies as st
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from prompts.workspace.comfyui_graph import MAX_GRAPH_NODES
-from prompts.workspace.pngcard import CardValues, comfyui_api_graph, comfyui_ui_workflow, png_card
-from prompts.workspace.pngmeta import (
+from prompts.workspace.formats.comfyui_graph import MAX_GRAPH_NODES
+from prompts.workspace.formats.pngcard import (
+    CardValues,
+    comfyui_api_graph,
+    comfyui_ui_workflow,
+    png_card,
+)
+from prompts.workspace.formats.pngmeta import (
     MAX_TEXT_CHARS,
     GenerationMetadata,
     read_generation_metadata,

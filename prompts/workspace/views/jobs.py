@@ -11,8 +11,8 @@ from prompts.access import job_for_member, project_for_member, reference_for_mem
 from prompts.gateway.limits import TASK_PRESETS, TEMPERATURE_WARN_ABOVE
 from prompts.pipeline.control import job_cancel, job_retry
 from prompts.pipeline.creation import JobRefused, JobSpec, job_create
+from prompts.workspace.formats.pngmeta import read_generation_metadata
 from prompts.workspace.forms import GenerateForm, JobFilterForm
-from prompts.workspace.images import parse_a1111_parameters
 from prompts.workspace.selectors.jobs import (
     job_estimate,
     job_problem,
@@ -36,9 +36,9 @@ def _initial_brief(request: HttpRequest, project) -> dict:
     reference_id = request.GET.get("from_reference", "")
     if reference_id.isdigit():
         reference = reference_for_member(request.user, int(reference_id))
-        if reference.project_id == project.pk and reference.png_parameters:
-            return {"brief": parse_a1111_parameters(reference.png_parameters)["prompt"],
-                    "references": [reference.pk]}
+        metadata = read_generation_metadata({"parameters": reference.png_parameters})
+        if reference.project_id == project.pk and metadata and metadata.positive_prompt:
+            return {"brief": metadata.positive_prompt, "references": [reference.pk]}
     return {"brief": request.GET.get("brief", "")}
 
 

@@ -101,7 +101,7 @@ def test_it_lets_a_deferred_job_through_once_its_slot_comes(gateway, make_job, s
 def test_it_holds_every_job_back_while_the_gateway_refuses_connections(
         gateway, make_job, active_key, settings, shared_limiter):
     from prompts.pipeline.client import gateway_client
-    from tests.throughput.test_drills import free_port
+    from tests.processes import free_port
 
     settings.GATEWAY_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens
     settings.GATEWAY_BACKOFF_BASE_S = 5

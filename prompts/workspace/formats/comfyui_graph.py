@@ -11,7 +11,7 @@ every walk visits a node at most once.
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from prompts.workspace.generator_formats import COMFYUI_NODES
+from prompts.workspace.formats.generator_formats import COMFYUI_NODES
 
 MAX_GRAPH_NODES = 2_000
 MAX_GRAPH_LINKS = 8_000

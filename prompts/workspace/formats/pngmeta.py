@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from prompts.workspace.comfyui_graph import comfyui_sampler_settings
-from prompts.workspace.generator_formats import (
+from prompts.workspace.formats.comfyui_graph import comfyui_sampler_settings
+from prompts.workspace.formats.generator_formats import (
     a1111_label_from_a1111_settings,
     a1111_label_from_comfyui,
     a1111_label_from_invokeai,

@@ -11,10 +11,9 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageDraw, PngImagePlugin
 
 from prompts.workspace import images
+from prompts.workspace.formats.pngmeta import read_generation_metadata
 from prompts.workspace.images import (
     ImageRejected,
-    comfyui_prompt_texts,
-    parse_a1111_parameters,
     prepare_reference,
 )
 
@@ -305,22 +304,15 @@ def test_it_reads_a1111_parameters_from_a_png():
     }
 
 
-def test_it_parses_a1111_parameters_without_a_negative_prompt_or_settings():
-    assert parse_a1111_parameters("a cat on a sofa") == {
-        "prompt": "a cat on a sofa",
-        "negative_prompt": "",
-        "steps": None,
-        "sampler": None,
-        "cfg_scale": None,
-        "seed": None,
-        "width": None,
-        "height": None,
-    }
-    parsed = parse_a1111_parameters(
-        "Negative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: -1"
-    )
-    assert (parsed["prompt"], parsed["negative_prompt"]) == ("", "lowres")
-    assert (parsed["steps"], parsed["seed"], parsed["width"]) == (20, -1, None)
+def test_it_reads_a1111_parameters_without_a_negative_prompt_or_settings():
+    metadata = read_generation_metadata({"parameters": "a cat on a sofa"})
+    assert (metadata.positive_prompt, metadata.negative_prompt) == ("a cat on a sofa", None)
+    assert (metadata.steps, metadata.seed, metadata.width) == (None, None, None)
+    metadata = read_generation_metadata(
+        {"parameters": "Negative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, "
+                       "Seed: -1"})
+    assert (metadata.positive_prompt, metadata.negative_prompt) == ("", "lowres")
+    assert (metadata.steps, metadata.sampler, metadata.width) == (20, "Euler a", None)
 
 
 COMFYUI_PROMPT = {
@@ -348,13 +340,5 @@ def test_it_reads_comfyui_prompt_and_workflow_chunks_from_a_png():
 
     assert set(prepared.png_text) == {"prompt", "workflow"}
     assert prepared.suggested_brief == "a lighthouse at dusk"
-    assert prepared.suggested_params == {"negative_prompt": "watermark, text"}
-
-
-def test_it_lists_comfyui_clip_text_in_node_order_and_tolerates_junk():
-    assert comfyui_prompt_texts(json.dumps(COMFYUI_PROMPT)) == [
-        "a lighthouse at dusk",
-        "watermark, text",
-    ]
-    assert comfyui_prompt_texts("not json") == []
-    assert comfyui_prompt_texts("[1, 2]") == []
+    assert prepared.suggested_params == {"negative_prompt": "watermark, text", "steps": 20,
+                                         "seed": 42}

@@ -24,9 +24,9 @@ from decimal import Decimal
 
 from PIL import PngImagePlugin
 
-from prompts.workspace.card_picture import drawn_card, reference_picture
-from prompts.workspace.generator_formats import COMFYUI_NODES, NodeShape, comfyui_sampler
-from prompts.workspace.pngmeta import CFG_RANGE, SEED_RANGE, SIZE_RANGE, STEPS_RANGE
+from prompts.workspace.formats.card_picture import drawn_card, reference_picture
+from prompts.workspace.formats.generator_formats import COMFYUI_NODES, NodeShape, comfyui_sampler
+from prompts.workspace.formats.pngmeta import CFG_RANGE, SEED_RANGE, SIZE_RANGE, STEPS_RANGE
 
 DEFAULT_STEPS = 30
 # Agrees with the ComfyUI graph, which falls back to euler/normal for any unknown label.

@@ -12,8 +12,7 @@ from accounts.models import GatewayKey
 from accounts.services import api_token_create
 from prompts.pipeline.creation import JobSpec, batch_create
 from prompts.pipeline.keys import gateway_key_add, gateway_key_verify
-from tests.conftest import PASSWORD, SIM_KEY, SIM_STANDBY_KEY, drain
-from tests.console.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, PASSWORD, SIM_KEY, SIM_STANDBY_KEY, drain
 
 UNSEEN_KEY = "sk-live-0123456789abcdefghij"  # key-shaped, never registered anywhere
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import Membership, Team, User
 from accounts.services import api_token_create
-from tests.console.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD
 
 
 def _can_sign_in(username: str, password: str) -> bool:
