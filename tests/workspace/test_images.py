@@ -311,7 +311,7 @@ def test_it_reads_a1111_parameters_without_a_negative_prompt_or_settings():
     metadata = read_generation_metadata(
         {"parameters": "Negative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, "
                        "Seed: -1"})
-    assert (metadata.positive_prompt, metadata.negative_prompt) == ("", "lowres")
+    assert (metadata.positive_prompt, metadata.negative_prompt) == (None, "lowres")
     assert (metadata.steps, metadata.sampler, metadata.width) == (20, "Euler a", None)
 
 
