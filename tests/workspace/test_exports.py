@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from prompts.workspace.formats.exports import a1111_infotext, comfyui_workflow
+from prompts.workspace.exports import a1111_infotext, comfyui_workflow
 from prompts.workspace.formats.generator_formats import comfyui_sampler
 from prompts.workspace.formats.pngmeta import read_generation_metadata
 from tests.workspace.conftest import make_record

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership
 from prompts.models import Project
-from prompts.workspace.formats.exports import FORMATS, ExportFile, export_records
+from prompts.workspace.exports import FORMATS, ExportFile, export_records
 
 PAGE_SIZE = 50
 
