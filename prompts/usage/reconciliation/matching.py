@@ -22,8 +22,8 @@ What the caller must honour:
   time matching waits for it: a row is decided once both inputs have passed its time by
   id_window + 3 x window (an entry: + 4 x window). Memory is what arrives in that span,
   plus the discrepancies found.
-- read the log over the ledger's period widened by id_window + window at both ends, or
-  calls at the edges show up as one-sided.
+- read the ledger for [since, until) and the log for [since, until + window): the log
+  stamps a call when it ends. A call straddling `since` still shows as one-sided.
 
 Unknown and in-flight rows have no counts we trust: they pair by id or by model and time.
 A paired unknown row is a settlement (the caller may settle it with the gateway's numbers);
