@@ -1,0 +1,1 @@
+"""Reconciliation: the ledger against the gateway's own usage log."""
