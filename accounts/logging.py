@@ -95,7 +95,7 @@ def install_redaction() -> None:
             return redact_record(_original_factory(*args, **kwargs))
 
         logging.setLogRecordFactory(redacting_factory)
-    for secret in [settings.SECRET_KEY, settings.GATEWAY_API_KEY,
+    for secret in [settings.SECRET_KEY, settings.GATEWAY_API_KEY, settings.GATEWAY_LOG_TOKEN,
                    getattr(settings, "EMAIL_HOST_PASSWORD", ""),
                    *settings.FIELD_ENCRYPTION_KEYS,
                    *[db.get("PASSWORD", "") for db in settings.DATABASES.values()],

@@ -194,11 +194,28 @@ def _measure(args, user, project, sim_url: str):
     return rows
 
 
+def _set_budget(user, project, wanted: bool) -> None:
+    """With --budget: an ample team and user budget (never reached), so the measured path
+    includes the budget check; without: no budget applies."""
+    from decimal import Decimal
+
+    from accounts.models import Budget
+
+    Budget.objects.filter(team_id=project.team_id).delete()
+    if wanted:
+        Budget.objects.create(team_id=project.team_id, monthly_limit=Decimal("1000000"))
+        Budget.objects.create(team_id=project.team_id, user=user,
+                              monthly_limit=Decimal("1000000"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--port", type=int, default=8906)
+    parser.add_argument("--budget", action="store_true",
+                        help="give the team and the user a monthly budget (ample), so every "
+                             "job goes through the budget check and reservation")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -212,6 +229,7 @@ def main() -> int:
     from prompts.models import GatewayCall, GenerationJob
 
     user, project, _ = harness.seed("overhead")
+    _set_budget(user, project, args.budget)
     sim, received, answered = timed_simulator(args.port)
     try:
         rows = _measure(args, user, project, sim.base_url)
@@ -235,7 +253,8 @@ def main() -> int:
                 f"| {goal} |")
 
     print(f"command:\n  {command}\nmachine: {harness.machine()}")
-    print(f"jobs measured: {len(rows)} (after {args.warmup} warm-up); statuses: {statuses}")
+    print(f"jobs measured: {len(rows)} (after {args.warmup} warm-up); statuses: {statuses}; "
+          f"budget: {'team and user' if args.budget else 'none'}")
     print("| interval (ms) | p50 | p99 | goal |\n|---|---|---|---|")
     print(line("**API request → gateway received**", to_gateway, "p50 ≤ 10, p99 ≤ 25"))
     print(line("  POST /api/v1/jobs answered (auth, validate, INSERT, COMMIT, publish)", web))

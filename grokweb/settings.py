@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,19 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+
+
+def env_decimal(name: str, default: Decimal | None) -> Decimal | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except ArithmeticError:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, not {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be a positive decimal number, not {raw!r}")
+    return value
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
@@ -285,10 +299,41 @@ SWEEP_INTERVAL_S = env_int("SWEEP_INTERVAL_S", 30)
 MODERATION_BREAKER_LIMIT = env_int("MODERATION_BREAKER_LIMIT", 3)
 DEFAULT_BUDGET_WARN_AT = Decimal("0.80")
 
+# The gateway's own usage log (one-api / new-api consumption log), for reconciliation.
+# Empty URL: GATEWAY_BASE_URL without /v1, plus /api/log/self. A token set from the
+# Reconciliation page (stored encrypted) takes precedence over GATEWAY_LOG_TOKEN.
+GATEWAY_LOG_URL = env_str("GATEWAY_LOG_URL").strip()
+GATEWAY_LOG_TOKEN = env_str("GATEWAY_LOG_TOKEN").strip()
+# new-api wants `New-Api-User: <id>` beside an access token; one-api does not.
+GATEWAY_LOG_USER_ID = env_str("GATEWAY_LOG_USER_ID").strip()
+if GATEWAY_LOG_USER_ID and not GATEWAY_LOG_USER_ID.isdigit():
+    raise ImproperlyConfigured("GATEWAY_LOG_USER_ID must be the gateway's numeric user id")
+# How many of the gateway's quota units make ¥1; unset: its token counts are priced with
+# our price book instead.
+GATEWAY_QUOTA_PER_YUAN = env_decimal("GATEWAY_QUOTA_PER_YUAN", None)
+if GATEWAY_QUOTA_PER_YUAN is not None and GATEWAY_QUOTA_PER_YUAN <= 0:
+    raise ImproperlyConfigured("GATEWAY_QUOTA_PER_YUAN must be above 0")
+# Longest a call lasts plus the clock skew between us and the gateway: how far apart a
+# ledger row and its log entry may be.
+RECONCILE_WINDOW_S = env_int("RECONCILE_WINDOW_S", int(GATEWAY_TIMEOUT_S) + 60)
+# The nightly reconciliation e-mails site admins when |gateway − ledger| exceeds this (¥).
+RECONCILE_ALERT_RMB = env_decimal("RECONCILE_ALERT_RMB", Decimal("1.00"))
+# When beat reconciles yesterday (local time): after the gateway has written its log.
+RECONCILE_NIGHTLY_AT = env_str("RECONCILE_NIGHTLY_AT", "03:30")
+_nightly = RECONCILE_NIGHTLY_AT.split(":")
+if not (len(_nightly) == 2 and all(part.isdigit() for part in _nightly)
+        and int(_nightly[0]) < 24 and int(_nightly[1]) < 60):
+    raise ImproperlyConfigured(f"RECONCILE_NIGHTLY_AT must be HH:MM, not {RECONCILE_NIGHTLY_AT!r}")
+_nightly_hour, _nightly_minute = int(_nightly[0]), int(_nightly[1])
+# A budget's Redis counter is rebuilt from the database at least this often.
+BUDGET_REDIS_TTL_S = env_int("BUDGET_REDIS_TTL_S", 600)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "prompts.tasks.sweep_jobs", "schedule": float(SWEEP_INTERVAL_S)},
     "send-budget-warnings": {"task": "prompts.tasks.send_budget_warnings",
                              "schedule": float(SWEEP_INTERVAL_S)},
+    "reconcile-yesterday": {"task": "prompts.tasks.reconcile_yesterday",
+                            "schedule": crontab(hour=_nightly_hour, minute=_nightly_minute)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

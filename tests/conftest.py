@@ -59,6 +59,18 @@ def project(crew):
 
 
 @pytest.fixture
+def make_job(crew, project):
+    """A job made as every entry point makes it (job_create), queued."""
+    from prompts.pipeline.creation import JobSpec, job_create
+
+    def make(brief="A portrait of a lighthouse keeper at dusk, film grain", user=None, **spec):
+        return job_create(user=user or crew.member, project=project,
+                          spec=JobSpec(brief=brief, **spec))
+
+    return make
+
+
+@pytest.fixture
 def member_client(client, crew):
     client.force_login(crew.member)
     return client

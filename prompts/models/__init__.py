@@ -4,6 +4,7 @@ from prompts.models.jobs import GenerationJob, PromptRecord, TaskType
 from prompts.models.ledger import DailyUsage, GatewayCall
 from prompts.models.library import Comment, Favourite, Rating, Tag
 from prompts.models.pricing import GatewayModel, ModelPrice
+from prompts.models.reconciliation import GatewayLogSource, ReconciliationItem, ReconciliationRun
 from prompts.models.safety import BlockedTerm, DispatchPause, ModerationHold
 from prompts.models.workspace import Batch, Project, ReferenceImage, reference_path
 
@@ -15,6 +16,7 @@ __all__ = [
     "DispatchPause",
     "Favourite",
     "GatewayCall",
+    "GatewayLogSource",
     "GatewayModel",
     "GenerationJob",
     "ModelPrice",
@@ -22,6 +24,8 @@ __all__ = [
     "Project",
     "PromptRecord",
     "Rating",
+    "ReconciliationItem",
+    "ReconciliationRun",
     "ReferenceImage",
     "Tag",
     "TaskType",

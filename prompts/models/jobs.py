@@ -29,7 +29,7 @@ class GenerationJob(models.Model):
         NONE = "", ""
         KEY = "key", _("No usable gateway key")
         BALANCE = "balance", _("Gateway balance exhausted")
-        BUDGET = "budget", _("Monthly budget reached")
+        BUDGET = "budget", _("Not enough monthly budget left")
         MODERATION_HOLD = "moderation_hold", _("Held after repeated moderation rejections")
 
     FINAL_STATUSES = ("succeeded", "failed", "rejected", "cancelled")
@@ -128,6 +128,10 @@ class PromptRecord(models.Model):
     visual_features = models.JSONField(_("visual features"), null=True, blank=True)
     raw_text = models.TextField(blank=True)
     needs_review = models.BooleanField(_("needs review"), default=False)
+    # When an export first included the record, and when it was first accepted (favourited,
+    # exported or rated 4+): the cost per accepted record counts it once, in its day's rollup.
+    exported_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
     tags = models.ManyToManyField("Tag", blank=True, related_name="records")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

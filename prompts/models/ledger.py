@@ -25,6 +25,9 @@ class GatewayCall(models.Model):
         RATE_LIMITED = "rate_limited", _("Rate limited")
         TRANSIENT = "transient", _("Transient failure")
         PARSE = "parse", _("Unparseable answer")
+        # An unknown row settled by reconciliation: its worker died before the answer came,
+        # so the gateway's log says what it cost (¥0 when the log has no such call).
+        LOST = "lost", _("Answer lost with its worker")
 
     class State(models.TextChoices):
         # Written before the request is sent, completed in place by the answer; a row left
@@ -52,6 +55,8 @@ class GatewayCall(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     # Null cost means unpriced: there was no price for the model at the time of the call.
+    # A lost call settled from the gateway's log may have a cost and no price: the gateway's
+    # own ¥ (its quota converted) rather than our price book.
     cost = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
     price = models.ForeignKey(
         ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
@@ -75,6 +80,8 @@ class GatewayCall(models.Model):
         indexes = [
             models.Index(fields=["team", "created_at"], name="call_team_created"),
             models.Index(fields=["user", "created_at"], name="call_user_created"),
+            # Reconciliation reads a period's rows in the order the calls started.
+            models.Index(fields=["started_at"], name="call_started"),
             # The few calls not yet completed, for the sweeper and the usage pages.
             models.Index(fields=["state", "started_at"], condition=~Q(state="completed"),
                          name="call_open_state"),
@@ -83,7 +90,8 @@ class GatewayCall(models.Model):
             models.UniqueConstraint(fields=["job", "attempt"], name="call_unique_job_attempt"),
             models.CheckConstraint(
                 condition=(Q(price__isnull=True) & Q(cost__isnull=True))
-                | (Q(price__isnull=False) & Q(cost__isnull=False)),
+                | (Q(price__isnull=False) & Q(cost__isnull=False))
+                | (Q(outcome="lost") & Q(cost__isnull=False)),
                 name="call_priced_has_cost",
             ),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="call_attempt_gte_1"),
@@ -100,7 +108,7 @@ class GatewayCall(models.Model):
 
     @property
     def unpriced(self) -> bool:
-        return self.price_id is None
+        return self.cost is None and self.state == self.State.COMPLETED
 
 
 class DailyUsage(models.Model):
@@ -121,6 +129,9 @@ class DailyUsage(models.Model):
     # Cost of calls that produced no record: retries, rejections, failures.
     waste_cost = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
     unpriced_calls = models.PositiveIntegerField(default=0)
+    # Records made this day (by the user, in the project, with the model) that someone
+    # accepted: favourited, exported or rated 4 stars or more. Counted once per record.
+    accepted_records = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("daily usage")

@@ -48,12 +48,16 @@ def dispatch_paused() -> DispatchPause | None:
     return DispatchPause.objects.filter(cleared_at__isnull=True).first()
 
 
-def jobs_resume(*, reason: str, user_id: int | None = None, team_id: int | None = None) -> int:
-    """Put jobs parked for `reason` back in the queue and send them. Returns how many."""
+def jobs_resume(*, reason: str, user_id: int | None = None, team_id: int | None = None,
+                job_ids: list[int] | None = None) -> int:
+    """Put jobs parked for `reason` (of one user, team, or only `job_ids`) back in the queue
+    and send them. Returns how many."""
     with transaction.atomic():
         parked = GenerationJob.objects.select_for_update().filter(
             status=Status.WAITING, wait_reason=reason
         )
+        if job_ids is not None:
+            parked = parked.filter(pk__in=job_ids)
         if user_id is not None:
             parked = parked.filter(created_by_id=user_id)
         if team_id is not None:

@@ -26,6 +26,7 @@ from prompts.pipeline.keys import failover_after_refusal
 from prompts.pipeline.limiter import limiter_pause, limiter_trip
 from prompts.pipeline.moderation import breaker_check
 from prompts.usage.ledger import CallFacts, ledger_complete
+from prompts.usage.reservations import budget_settle
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,12 @@ class Attempt:
     key_id: int
     call: GatewayCall
     price: object | None  # ModelPrice or run.PriceInForce: what the call is charged at
+    held: tuple[str, ...] = ()  # Redis keys of the budgets its maximum cost is reserved in
 
     def record(self, facts_from, **extra) -> GatewayCall:
         """Complete the attempt's ledger row (and rollup) and commit it: billed usage is in
-        the ledger before anything else about the job is written."""
+        the ledger before anything else about the job is written. A budget reservation
+        settles at the real cost."""
         facts = CallFacts(
             started_at=self.call.started_at, key_id=self.key_id,
             http_status=facts_from.http_status, latency_ms=facts_from.latency_ms,
@@ -60,7 +63,10 @@ class Attempt:
             completion_tokens=facts_from.completion_tokens, request_id=facts_from.request_id,
             **extra,
         )
-        return ledger_complete(call=self.call, facts=facts, price=self.price)
+        call = ledger_complete(call=self.call, facts=facts, price=self.price)
+        if self.held and call.state == GatewayCall.State.COMPLETED:
+            budget_settle(call=call, before=call.max_cost, keys=self.held)
+        return call
 
     def finish(self, **changes) -> bool:
         """Move the job on from `running`, only if this worker still holds this attempt."""

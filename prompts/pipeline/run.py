@@ -21,8 +21,8 @@ from prompts.pipeline.dispatch import job_enqueue
 from prompts.pipeline.keys import gateway_key_active, gateway_key_from_store
 from prompts.pipeline.limiter import limiter_acquire, limiter_settle, limiter_wait_s
 from prompts.pipeline.outcomes import Attempt, after_answer, after_error
-from prompts.usage.budgets import budget_exceeded
-from prompts.usage.ledger import ledger_open
+from prompts.usage.ledger import ledger_open, max_cost
+from prompts.usage.reservations import BudgetLimits, budget_reserve
 
 Status = GenerationJob.Status
 WaitReason = GenerationJob.WaitReason
@@ -50,7 +50,8 @@ class Preflight:
     user_id: int
     reserve_tokens: int
     dispatch_paused: bool
-    has_budget: bool
+    limits: BudgetLimits
+    max_cost: Decimal | None  # the attempt's most: input estimate and max_tokens, priced
     has_references: bool
     key_id: int | None
     key_secret_encrypted: str | None
@@ -64,8 +65,13 @@ SELECT j.status,
        (j.next_attempt_at IS NULL OR j.next_attempt_at <= %s),
        p.team_id, j.created_by_id, j.estimated_input_tokens, j.max_tokens,
        EXISTS (SELECT 1 FROM prompts_dispatchpause d WHERE d.cleared_at IS NULL),
-       EXISTS (SELECT 1 FROM accounts_budget b
-               WHERE b.team_id = p.team_id AND (b.user_id IS NULL OR b.user_id = j.created_by_id)),
+       (SELECT b.id FROM accounts_budget b WHERE b.team_id = p.team_id AND b.user_id IS NULL),
+       (SELECT CAST(b.monthly_limit AS TEXT) FROM accounts_budget b
+         WHERE b.team_id = p.team_id AND b.user_id IS NULL),
+       (SELECT b.id FROM accounts_budget b
+         WHERE b.team_id = p.team_id AND b.user_id = j.created_by_id),
+       (SELECT CAST(b.monthly_limit AS TEXT) FROM accounts_budget b
+         WHERE b.team_id = p.team_id AND b.user_id = j.created_by_id),
        EXISTS (SELECT 1 FROM prompts_generationjob_references r WHERE r.generationjob_id = j.id),
        k.id, k.secret_encrypted,
        mp.id, CAST(mp.input_per_mtok AS TEXT), CAST(mp.output_per_mtok AS TEXT)
@@ -87,17 +93,25 @@ def _preflight(job_id: int, now: datetime) -> Preflight | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    (status, due, team_id, user_id, estimated, max_tokens, paused, budgeted, referenced,
-     key_id, key_secret, price_id, input_price, output_price) = row
+    (status, due, team_id, user_id, estimated, max_tokens, paused, team_budget_id, team_limit,
+     user_budget_id, user_limit, referenced, key_id, key_secret, price_id, input_price,
+     output_price) = row
+    price = (PriceInForce(price_id, Decimal(input_price), Decimal(output_price))
+             if price_id is not None else None)
     return Preflight(
         status=status, due=bool(due), team_id=team_id, user_id=user_id,
         # The tokens-per-minute limiter holds the input estimate plus the most the answer
         # may use, until the gateway reports the real usage.
         reserve_tokens=estimated + max_tokens if settings.GATEWAY_TPM else 0,
-        dispatch_paused=bool(paused), has_budget=bool(budgeted),
+        dispatch_paused=bool(paused),
+        limits=BudgetLimits(
+            team_id=team_id, user_id=user_id, team_budget_id=team_budget_id,
+            team_limit=Decimal(team_limit) if team_limit is not None else None,
+            user_budget_id=user_budget_id,
+            user_limit=Decimal(user_limit) if user_limit is not None else None),
+        max_cost=max_cost(price, input_tokens=estimated, max_tokens=max_tokens),
         has_references=bool(referenced), key_id=key_id, key_secret_encrypted=key_secret,
-        price=PriceInForce(price_id, Decimal(input_price), Decimal(output_price))
-        if price_id is not None else None,
+        price=price,
     )
 
 
@@ -183,6 +197,28 @@ def _payload(job: GenerationJob, has_references: bool) -> dict:
     )
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A claimed attempt: the job, its write-ahead ledger row and the request to send."""
+
+    job: GenerationJob
+    call: GatewayCall
+    payload: dict
+
+
+def _open_attempt(job_id: int, pre: Preflight, key_id: int) -> Opened | None:
+    """Claim the job and write its attempt's in-flight ledger row, the payload built in
+    between (a job whose references cannot be read opens no row). None: not ours."""
+    job = _claim(job_id)
+    if job is None:
+        return None
+    payload = _payload(job, pre.has_references)
+    # The attempt number is ours until we finish: only this worker's attempt can change it.
+    call = ledger_open(job=job, attempt=job.attempts, team_id=pre.team_id, key_id=key_id,
+                       price=pre.price, started_at=timezone.now())
+    return Opened(job=job, call=call, payload=payload)
+
+
 def job_run(job_id: int) -> str | None:
     """One attempt at the gateway for a job. Returns the job's new status, or None if this
     delivery had nothing to do."""
@@ -191,24 +227,31 @@ def job_run(job_id: int) -> str | None:
         return None  # gone, taken, finished, parked, or not yet due: a duplicate delivery
     if pre.dispatch_paused:
         return _park(job_id, WaitReason.BALANCE)
-    if pre.has_budget and budget_exceeded(team_id=pre.team_id, user_id=pre.user_id):
-        return _park(job_id, WaitReason.BUDGET)
     key = _key_for(pre)
     if key is None:
         return _park(job_id, WaitReason.KEY)
     if not _wait_for_slot(job_id, key.id, pre.reserve_tokens):
         return None
-    job = _claim(job_id)
-    if job is None:
+    held: tuple[str, ...] = ()
+    if pre.limits.any:
+        # The job's maximum cost against its budgets, atomically with opening the attempt.
+        reservation = budget_reserve(limits=pre.limits, amount=pre.max_cost,
+                                     open_attempt=lambda: _open_attempt(job_id, pre, key.id))
+        if reservation.retry_s:
+            _come_back(job_id, reservation.retry_s)
+            return None
+        if reservation.refused_by:
+            return _park(job_id, WaitReason.BUDGET)
+        opened, held = reservation.opened, reservation.redis_keys
+    else:
+        opened = _open_attempt(job_id, pre, key.id)
+    if opened is None:
         return None
-    payload = _payload(job, pre.has_references)
-    # The attempt number is ours until we finish: only this worker's attempt can change it.
-    call = ledger_open(job=job, attempt=job.attempts, team_id=pre.team_id, key_id=key.id,
-                       price=pre.price, started_at=timezone.now())
+    job, call = opened.job, opened.call
     attempt = Attempt(job=job, number=job.attempts, team_id=pre.team_id, key_id=key.id,
-                      call=call, price=pre.price)
+                      call=call, price=pre.price, held=held)
     try:
-        result = gateway_client().chat(key.secret, payload,
+        result = gateway_client().chat(key.secret, opened.payload,
                                        request_id=str(call.client_request_id))
     except GatewayError as error:
         status = after_error(attempt, error)

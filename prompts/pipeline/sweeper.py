@@ -17,7 +17,8 @@ from accounts.models import GatewayKey
 from prompts.models import GatewayCall, GenerationJob, ModerationHold
 from prompts.pipeline.dispatch import dispatch_paused, jobs_enqueue, jobs_resume
 from prompts.pipeline.keys import gateway_keys_retire_due
-from prompts.usage.budgets import budget_exceeded
+from prompts.usage.budgets import budget_room
+from prompts.usage.ledger import max_cost, price_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +106,38 @@ def resume_parked(now: datetime) -> int:
     if dispatch_paused() is None:
         resumed += jobs_resume(reason=WaitReason.BALANCE)
     for team_id, user_id in _parked(WaitReason.BUDGET):
-        if budget_exceeded(team_id=team_id, user_id=user_id) is None:
-            resumed += jobs_resume(reason=WaitReason.BUDGET, user_id=user_id, team_id=team_id)
+        fitting = _fitting_budget(team_id, user_id, now)
+        if fitting:
+            resumed += jobs_resume(reason=WaitReason.BUDGET, job_ids=fitting)
     for team_id, user_id in _parked(WaitReason.MODERATION_HOLD):
         if not ModerationHold.objects.filter(user_id=user_id, team_id=team_id,
                                              released_at__isnull=True).exists():
             resumed += jobs_resume(reason=WaitReason.MODERATION_HOLD, user_id=user_id,
                                    team_id=team_id)
     return resumed
+
+
+def _fitting_budget(team_id: int, user_id: int, now: datetime) -> list[int]:
+    """The user's jobs waiting for budget (oldest first) whose maximum costs fit together in
+    the room their budgets have left: only those go back to the queue, so the rest do not
+    take a worker just to wait again."""
+    room = budget_room(team_id=team_id, user_id=user_id)
+    waiting = (GenerationJob.objects.filter(status=Status.WAITING, wait_reason=WaitReason.BUDGET,
+                                            created_by_id=user_id, project__team_id=team_id)
+               .order_by("id").values_list("id", "model", "estimated_input_tokens",
+                                           "max_tokens"))
+    if room is None:  # the budget was removed
+        return [job_id for job_id, *_rest in waiting]
+    fitting, prices = [], {}
+    for job_id, model, estimated, max_tokens in waiting:
+        if model not in prices:
+            prices[model] = price_in_force(model, now)
+        cost = max_cost(prices[model], input_tokens=estimated, max_tokens=max_tokens) or 0
+        if room <= 0 or cost > room:
+            break
+        room -= cost
+        fitting.append(job_id)
+    return fitting
 
 
 DUTIES = {

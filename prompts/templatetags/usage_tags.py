@@ -67,7 +67,7 @@ def waste(usage) -> str:
 
 @register.simple_tag
 def usage_cells(usage, total: bool = False) -> str:
-    """The eight number cells of a report row; `total` marks them for the tfoot."""
+    """The ten number cells of a report row; `total` marks them for the tfoot."""
     def attrs(name: str) -> str:
         return f' data-total="{name}"' if total else ""
 
@@ -75,4 +75,8 @@ def usage_cells(usage, total: bool = False) -> str:
              for name in COUNT_FIELDS]
     cells += [f'<td class="num"{attrs(name)}>{_money_html(usage, name)}</td>'
               for name in ("cost", "waste_cost")]
+    per_record = usage.cost_per_accepted
+    cells.append(f'<td class="num"{attrs("accepted_records")}>{usage.accepted_records:,}</td>')
+    cells.append(f'<td class="num"{attrs("cost_per_accepted")}>'
+                 f'{"—" if per_record is None else "¥" + format_yuan(per_record)}</td>')
     return mark_safe("".join(cells))

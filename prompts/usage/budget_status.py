@@ -7,7 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils.translation import gettext as _
 
 from accounts.models import Budget
-from prompts.usage.budgets import budgets_for, spent_in_month
+from prompts.usage.budgets import MonthSpend, budgets_for, spent_in_month
 from prompts.usage.money import yuan
 
 
@@ -48,15 +48,17 @@ class BudgetStatus:
         return "ok"
 
 
-def budget_statuses(*, team_id: int, user_id: int | None, day: date | None = None
+def budget_statuses(*, team_id: int, user_id: int | None, day: date | None = None,
+                    budgets: list[Budget] | None = None, spend: MonthSpend | None = None
                     ) -> list[BudgetStatus]:
     """The team's budget, then the user's own budget in that team, with this month's spending.
 
-    Two queries whatever the number of budgets."""
-    budgets = budgets_for(team_id=team_id, user_id=user_id)
+    Two queries whatever the number of budgets (none for what the caller passes in)."""
+    if budgets is None:
+        budgets = budgets_for(team_id=team_id, user_id=user_id)
     if not budgets:
         return []
-    spent = spent_in_month(team_id=team_id, day=day)
+    spent = spend or spent_in_month(team_id=team_id, day=day)
     return [BudgetStatus(budget=budget, spent=spent.of(budget.user_id)) for budget in budgets]
 
 

@@ -1,12 +1,14 @@
 """Monthly ¥ budgets: what a team (or one member in it) has spent this month, whether a
 limit is reached, setting and removing limits, and the warn-once e-mail to managers.
 
-Spending is read from the daily rollup, never from the ledger. Unpriced calls add nothing to
-spending (they are shown loudly everywhere money is summed instead).
+Spending is read from the daily rollup; calls still open (in flight, or unknown until the
+reconciliation settles them) are held at their maximum cost. Unpriced calls add nothing to
+spending (they are shown loudly everywhere money is summed instead). How a job reserves its
+maximum cost before its call is prompts.usage.reservations.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -14,45 +16,105 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.utils.translation import gettext as _
 
 from accounts.models import Budget, Membership, Team, User
 from accounts.services import audit_record
-from prompts.models import DailyUsage
+from prompts.models import DailyUsage, GatewayCall
 from prompts.usage.ledger import LEDGER_PLACES
 from prompts.usage.money import yuan
-from prompts.usage.periods import month_start, next_month_start
+from prompts.usage.periods import local_midnight, month_start, next_month_start
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Unconfirmed:
+    """Calls whose worker died before the answer: maybe billed, at most `at_most` (the sum of
+    their maximum costs); `unpriced` of them have no maximum (the model had no price)."""
+
+    calls: int = 0
+    at_most: Decimal = Decimal("0.000000")
+    unpriced: int = 0
+
+    def __add__(self, other: "Unconfirmed") -> "Unconfirmed":
+        return Unconfirmed(self.calls + other.calls, self.at_most + other.at_most,
+                           self.unpriced + other.unpriced)
+
+
+@dataclass(frozen=True)
 class MonthSpend:
-    """¥ a team spent in one local month: in total and per member."""
+    """¥ a team spent in one local month, and what it holds besides: the maximum cost of its
+    calls in flight and of its unconfirmed calls (reserved against its budgets until they
+    are completed or reconciled). In total and per member."""
 
     team: Decimal
     by_user: dict[int, Decimal]
+    reserved_team: Decimal = Decimal("0.000000")
+    reserved_by_user: dict[int, Decimal] = field(default_factory=dict)
+    unconfirmed_by_user: dict[int, Unconfirmed] = field(default_factory=dict)
 
     def of(self, user_id: int | None) -> Decimal:
-        """The team's total for None, else the member's share."""
+        """What was spent: the team's total for None, else the member's share."""
         if user_id is None:
             return self.team
         return self.by_user.get(user_id, Decimal(0))
 
+    def reserved_of(self, user_id: int | None) -> Decimal:
+        if user_id is None:
+            return self.reserved_team
+        return self.reserved_by_user.get(user_id, Decimal(0))
+
+    def used_of(self, user_id: int | None) -> Decimal:
+        """Spent and reserved: what a budget has no more room for."""
+        return self.of(user_id) + self.reserved_of(user_id)
+
+    def unconfirmed_of(self, user_id: int | None) -> Unconfirmed:
+        if user_id is not None:
+            return self.unconfirmed_by_user.get(user_id, Unconfirmed())
+        return sum(self.unconfirmed_by_user.values(), Unconfirmed())
+
 
 def spent_in_month(*, team_id: int, day: date | None = None) -> MonthSpend:
-    """What the team spent in the month of `day` (default today), in one query. The only
-    place "spent this month" is computed: budgets, banners, pages and e-mails read it."""
-    rows = (
-        DailyUsage.objects.filter(team_id=team_id, day__gte=month_start(day),
-                                  day__lt=next_month_start(day))
-        .values("user_id").annotate(cost=Sum("cost")).order_by()
+    """What the team spent in the month of `day` (default today) and what its open calls
+    hold, in one query. The only place "spent this month" is computed: budgets, their
+    reservations, banners, pages, forecasts and e-mails read it.
+
+    Spending is the daily rollup of completed calls; an open call (in flight, or unknown
+    until reconciliation settles it) is held at its maximum cost, by the month it started."""
+    first = month_start(day)
+    spent = (
+        DailyUsage.objects.filter(team_id=team_id, day__gte=first, day__lt=next_month_start(day))
+        .values("user_id").order_by()
+        .annotate(kind=Value("spent"), amount=Sum("cost"), calls=Value(0),
+                  unpriced=Value(0))
+        .values_list("kind", "user_id", "amount", "calls", "unpriced")
     )
-    # SQLite returns sums with stray digits; the ledger's precision is 6 places.
-    by_user = {row["user_id"]: (row["cost"] or Decimal(0)).quantize(LEDGER_PLACES)
-               for row in rows}
-    return MonthSpend(team=sum(by_user.values(), Decimal("0.000000")), by_user=by_user)
+    held = (
+        GatewayCall.objects.filter(team_id=team_id, started_at__gte=local_midnight(first),
+                                   started_at__lt=local_midnight(next_month_start(day)))
+        .exclude(state=GatewayCall.State.COMPLETED)  # the partial index call_open_state
+        .values("state", "user_id").order_by()
+        .annotate(kind=F("state"), amount=Sum("max_cost"), calls=Count("id"),
+                  unpriced=Count("id", filter=Q(max_cost__isnull=True)))
+        .values_list("kind", "user_id", "amount", "calls", "unpriced")
+    )
+    by_user: dict[int, Decimal] = {}
+    reserved: dict[int, Decimal] = {}
+    unconfirmed: dict[int, Unconfirmed] = {}
+    for kind, user_id, amount, calls, unpriced in spent.union(held, all=True):
+        # SQLite returns sums with stray digits; the ledger's precision is 6 places.
+        amount = (amount or Decimal(0)).quantize(LEDGER_PLACES)
+        if kind == "spent":
+            by_user[user_id] = by_user.get(user_id, Decimal(0)) + amount
+            continue
+        reserved[user_id] = reserved.get(user_id, Decimal(0)) + amount
+        if kind == GatewayCall.State.UNKNOWN:
+            unconfirmed[user_id] = Unconfirmed(calls, amount, unpriced)
+    return MonthSpend(team=sum(by_user.values(), Decimal("0.000000")), by_user=by_user,
+                      reserved_team=sum(reserved.values(), Decimal("0.000000")),
+                      reserved_by_user=reserved, unconfirmed_by_user=unconfirmed)
 
 
 def budgets_for(*, team_id: int, user_id: int | None) -> list[Budget]:
@@ -71,6 +133,16 @@ def budget_exceeded(*, team_id: int, user_id: int, day: date | None = None) -> B
         if spent.of(budget.user_id) >= budget.monthly_limit:
             return budget
     return None
+
+
+def budget_room(*, team_id: int, user_id: int, day: date | None = None) -> Decimal | None:
+    """What the user's jobs in the team may still reserve this month: the least room left
+    in the team's and the user's budget (spent and reserved taken off). None: no budget."""
+    budgets = budgets_for(team_id=team_id, user_id=user_id)
+    if not budgets:
+        return None
+    spent = spent_in_month(team_id=team_id, day=day)
+    return min(budget.monthly_limit - spent.used_of(budget.user_id) for budget in budgets)
 
 
 def _budget_snapshot(budget: Budget | None) -> dict | None:

@@ -2,7 +2,7 @@
 a 30-day chart and their projects — read from the daily rollup."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP
 
 from django.db.models import Q
@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from prompts.models import DailyUsage
 from prompts.usage.budget_status import BudgetStatus, budget_statuses
+from prompts.usage.budgets import Unconfirmed, budgets_for, spent_in_month
+from prompts.usage.forecast import Forecast, budget_forecasts
 from prompts.usage.money import CENT
 from prompts.usage.periods import month_start
 from prompts.usage.reports import Usage, sums
@@ -34,17 +36,23 @@ class Dashboard:
     chart: dict
     projects: list[Usage]
     budgets: list[BudgetStatus]
+    forecasts: list[Forecast]
+    unconfirmed: Unconfirmed  # the user's this month: in no figure above
 
     @property
     def unpriced_calls(self) -> int:
         return self.month.unpriced_calls
 
 
-def usage_dashboard(*, user_id: int, team_id: int, today: date | None = None) -> Dashboard:
-    """One user's usage in one team: today, 7 days, this month, a 30-day chart, projects.
+def usage_dashboard(*, user_id: int, team_id: int, now: datetime | None = None) -> Dashboard:
+    """One user's usage in one team: today, 7 days, this month, a 30-day chart, projects,
+    budgets with the month-end forecast, and their unconfirmed calls.
 
-    Five queries (3 here, 2 for budgets), each on the (user, day) index of the rollup."""
-    today = today or timezone.localdate()
+    Seven queries (3 of the rollup on its (user, day) index, the budgets, the month's
+    spending with what open calls hold, the run rate, queued jobs) and one per model of
+    queued work."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
     month = month_start(today)
     week = today - timedelta(days=6)
     mine = DailyUsage.objects.filter(user_id=user_id, team_id=team_id)
@@ -76,6 +84,8 @@ def usage_dashboard(*, user_id: int, team_id: int, today: date | None = None) ->
         .values("project_id", "project__name").annotate(**sums()).order_by("-cost",
                                                                                "project__name")
     ]
+    budgets = budgets_for(team_id=team_id, user_id=user_id)
+    spend = spent_in_month(team_id=team_id, day=today)
     return Dashboard(
         today=today,
         periods=periods,
@@ -83,7 +93,11 @@ def usage_dashboard(*, user_id: int, team_id: int, today: date | None = None) ->
         daily=daily,
         chart=_chart(daily),
         projects=projects,
-        budgets=budget_statuses(team_id=team_id, user_id=user_id, day=today),
+        budgets=budget_statuses(team_id=team_id, user_id=user_id, budgets=budgets,
+                                spend=spend),
+        forecasts=budget_forecasts(team_id=team_id, user_id=user_id, spend=spend,
+                                   budgets=budgets, now=now),
+        unconfirmed=spend.unconfirmed_of(user_id),
     )
 
 

@@ -78,7 +78,8 @@ def ledger_complete(*, call: GatewayCall, facts: CallFacts, price) -> GatewayCal
     """Complete the write-ahead row in place with the answer and add it to the rollup, in its
     own transaction: what follows (the record, the job's state) cannot take it back.
     `price` is the price in force when the call started (anything with an id and the two
-    per-million rates), or None: unpriced."""
+    per-million rates), or None: unpriced. The returned row's state says whether this
+    answer completed it (a row completed already is left as it was)."""
     cost = call_cost(price, facts.prompt_tokens, facts.completion_tokens) if price else None
     fields = {
         "state": GatewayCall.State.COMPLETED,
@@ -161,7 +162,7 @@ def rollup_delta(call: GatewayCall) -> dict:
         "cost": cost,
         # Cost of calls that produced no record: retries, rejections, failures.
         "waste_cost": Decimal(0) if ok else cost,
-        "unpriced_calls": int(call.price_id is None),
+        "unpriced_calls": int(call.cost is None),
     }
 
 
@@ -178,3 +179,19 @@ def rollup_add(call: GatewayCall) -> None:
     except IntegrityError:
         # Another worker created the bucket between our update and insert.
         DailyUsage.objects.filter(**bucket).update(**increments)
+
+
+def rollup_accept(buckets: dict[tuple, int]) -> None:
+    """Count newly accepted records in their rollup buckets, in the caller's transaction.
+    `buckets` maps (day, team_id, user_id, project_id, model) to how many."""
+    names = ("day", "team_id", "user_id", "project_id", "model")
+    for key, count in buckets.items():
+        bucket = dict(zip(names, key, strict=True))
+        increment = {"accepted_records": F("accepted_records") + count}
+        if DailyUsage.objects.filter(**bucket).update(**increment):
+            continue
+        try:
+            with transaction.atomic():
+                DailyUsage.objects.create(**bucket, accepted_records=count)
+        except IntegrityError:
+            DailyUsage.objects.filter(**bucket).update(**increment)

@@ -20,6 +20,7 @@ from accounts.services import audit_record
 from prompts.models import DailyUsage, GatewayCall, GatewayModel, ModelPrice
 from prompts.usage.ledger import LEDGER_PLACES, call_cost, rollup_bucket, rollup_delta
 from prompts.usage.periods import local_midnight
+from prompts.usage.reservations import budget_forget
 
 
 def _price_snapshot(price: ModelPrice) -> dict:
@@ -106,27 +107,32 @@ def calls_reprice(
     changed: list[GatewayCall] = []
     buckets: dict[tuple, DailyUsage] = {}
     with transaction.atomic():
+        # Completed rows only: open ones are not in the rollup yet.
         calls = GatewayCall.objects.select_for_update().filter(
-            model=model,
+            model=model, state=GatewayCall.State.COMPLETED,
             started_at__gte=local_midnight(since),
             started_at__lt=local_midnight(until + timedelta(days=1)),
         ).order_by("id")
         for call in calls.iterator(chunk_size=2000):
             before["calls"] += 1
             before["cost"] += call.cost or 0
-            before["unpriced"] += call.price_id is None
-            index = bisect.bisect_right(starts, call.started_at) - 1
-            price = prices[index] if index >= 0 else None
-            cost = call_cost(price, call.prompt_tokens, call.completion_tokens) if price else None
-            if (call.price_id, call.cost) != (price.pk if price else None, cost):
-                call.price, call.cost = price, cost
-                changed.append(call)
+            before["unpriced"] += call.cost is None
+            if not _from_gateway(call):
+                index = bisect.bisect_right(starts, call.started_at) - 1
+                price = prices[index] if index >= 0 else None
+                cost = (call_cost(price, call.prompt_tokens, call.completion_tokens)
+                        if price else None)
+                if (call.price_id, call.cost) != (price.pk if price else None, cost):
+                    call.price, call.cost = price, cost
+                    changed.append(call)
             after["calls"] += 1
-            after["cost"] += cost or 0
-            after["unpriced"] += price is None
+            after["cost"] += call.cost or 0
+            after["unpriced"] += call.cost is None
             _bucket_add(buckets, call)
         GatewayCall.objects.bulk_update(changed, ["price", "cost"], batch_size=1000)
-        DailyUsage.objects.filter(model=model, day__gte=since, day__lte=until).delete()
+        old = DailyUsage.objects.filter(model=model, day__gte=since, day__lte=until)
+        _keep_accepted(buckets, old)
+        old.delete()
         DailyUsage.objects.bulk_create(buckets.values(), batch_size=1000)
         audit_record(
             actor=actor, action="calls.reprice", target=None,
@@ -135,6 +141,8 @@ def calls_reprice(
             after={"changed": len(changed), **_json_totals(after)},
             ip_address=ip_address,
         )
+    # Redis's budget counters held the old costs: they are rebuilt from the database.
+    transaction.on_commit(budget_forget)
     return RepriceResult(
         calls=before["calls"], changed=len(changed), cost_before=before["cost"],
         cost_after=after["cost"], unpriced_before=before["unpriced"],
@@ -145,6 +153,23 @@ def calls_reprice(
 def _json_totals(totals: dict) -> dict:
     return {"calls": totals["calls"], "cost": str(totals["cost"]),
             "unpriced_calls": totals["unpriced"]}
+
+
+def _from_gateway(call: GatewayCall) -> bool:
+    """A lost call that reconciliation settled at the gateway's own ¥ (not our price book)."""
+    return call.outcome == GatewayCall.Outcome.LOST and call.price_id is None \
+        and call.cost is not None
+
+
+def _keep_accepted(buckets: dict, old) -> None:
+    """The rebuilt buckets keep the accepted records counted in the old ones."""
+    for row in old.filter(accepted_records__gt=0):
+        bucket = {"day": row.day, "team_id": row.team_id, "user_id": row.user_id,
+                  "project_id": row.project_id, "model": row.model}
+        key = tuple(bucket.values())
+        if key not in buckets:
+            buckets[key] = DailyUsage(**bucket)
+        buckets[key].accepted_records = row.accepted_records
 
 
 def _bucket_add(buckets: dict, call: GatewayCall) -> None:

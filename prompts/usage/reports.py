@@ -10,20 +10,21 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team, User
-from prompts.models import DailyUsage, ModelPrice
+from prompts.models import DailyUsage, GatewayCall, ModelPrice
 from prompts.usage.budget_status import BudgetStatus, budget_statuses
+from prompts.usage.budgets import Unconfirmed
 from prompts.usage.ledger import LEDGER_PLACES
 from prompts.usage.periods import local_midnight, month_start, next_month_start
 
 MONEY_FIELDS = ("cost", "waste_cost")
 SUM_FIELDS = (
     "calls", "ok_calls", "moderation_calls", "failed_calls", "prompt_tokens",
-    "completion_tokens", "cost", "waste_cost", "unpriced_calls",
+    "completion_tokens", "cost", "waste_cost", "unpriced_calls", "accepted_records",
 )
 GROUPINGS = {
     "user": ("user_id", "user__username"),
@@ -57,6 +58,7 @@ class Usage:
     cost: Decimal = field(default_factory=lambda: Decimal("0.000000"))
     waste_cost: Decimal = field(default_factory=lambda: Decimal("0.000000"))
     unpriced_calls: int = 0
+    accepted_records: int = 0
 
     @classmethod
     def from_row(cls, row: dict, *, prefix: str = "", key=None, label: str = "") -> "Usage":
@@ -80,6 +82,14 @@ class Usage:
         return self.calls > 0 and self.unpriced_calls == self.calls
 
     @property
+    def cost_per_accepted(self) -> Decimal | None:
+        """¥ per record someone accepted (favourited, exported or rated 4+): everything spent,
+        retries and rejections included, over what was worth keeping. None: none accepted."""
+        if not self.accepted_records or self.all_unpriced:
+            return None
+        return (self.cost / self.accepted_records).quantize(LEDGER_PLACES, ROUND_HALF_UP)
+
+    @property
     def success_rate(self) -> Decimal | None:
         return _percent(self.ok_calls, self.calls)
 
@@ -99,6 +109,24 @@ def sums(prefix: str = "", condition: Q | None = None) -> dict:
 # Reports -----------------------------------------------------------------------------------
 
 
+def unconfirmed_calls(*, since: date, until: date, team_id: int | None = None,
+                      user_id: int | None = None) -> Unconfirmed:
+    """Calls of local days since..until (inclusive) whose worker died before the answer and
+    that reconciliation has not settled yet: not in any total, shown apart, at most the sum
+    of their maximum costs. One query on the ledger's partial index of open calls."""
+    calls = GatewayCall.objects.filter(
+        state=GatewayCall.State.UNKNOWN, started_at__gte=local_midnight(since),
+        started_at__lt=local_midnight(until + timedelta(days=1)))
+    if team_id is not None:
+        calls = calls.filter(team_id=team_id)
+    if user_id is not None:
+        calls = calls.filter(user_id=user_id)
+    row = calls.aggregate(calls=Count("id"), at_most=Sum("max_cost"),
+                          unpriced=Count("id", filter=Q(max_cost__isnull=True)))
+    return Unconfirmed(calls=row["calls"], unpriced=row["unpriced"],
+                       at_most=(row["at_most"] or Decimal(0)).quantize(LEDGER_PLACES))
+
+
 @dataclass
 class UsageReport:
     team: Team
@@ -107,6 +135,7 @@ class UsageReport:
     group_by: str
     rows: list[Usage]
     total: Usage
+    unconfirmed: Unconfirmed = field(default_factory=Unconfirmed)
 
     @property
     def group_label(self) -> str:
@@ -144,7 +173,8 @@ def usage_report(*, team: Team, since: date, until: date, group_by: str) -> Usag
         rows.append(usage)
         total.add(usage)
     return UsageReport(team=team, since=since, until=until, group_by=group_by, rows=rows,
-                       total=total)
+                       total=total, unconfirmed=unconfirmed_calls(since=since, until=until,
+                                                                  team_id=team.id))
 
 
 def usage_detail_rows(*, team: Team, since: date, until: date) -> Iterator[dict]:
@@ -170,6 +200,7 @@ class Statement:
     budgets: list[BudgetStatus]
     previous_month: date
     next_month: date | None
+    unconfirmed: Unconfirmed = field(default_factory=Unconfirmed)
 
     @property
     def total(self) -> Usage:
@@ -210,6 +241,7 @@ def usage_statement(*, team: Team, month: date) -> Statement:
         budgets=budget_statuses(team_id=team.id, user_id=None, day=first),
         previous_month=month_start(first - timedelta(days=1)),
         next_month=next_month_start(first) if next_month_start(first) <= today else None,
+        unconfirmed=unconfirmed_calls(since=first, until=last, team_id=team.id),
     )
 
 
@@ -236,7 +268,8 @@ CSV_COLUMNS = (
     ("moderation_calls", _("Moderation rejections")), ("failed_calls", _("Failed")),
     ("prompt_tokens", _("Input tokens")), ("completion_tokens", _("Output tokens")),
     ("cost", _("Cost (¥)")), ("waste_cost", _("Waste (¥)")),
-    ("unpriced_calls", _("Unpriced calls")),
+    ("unpriced_calls", _("Unpriced calls")), ("accepted_records", _("Accepted records")),
+    ("cost_per_accepted", _("¥ per accepted record")),
 )
 DETAIL_COLUMNS = (("day", _("Day")), ("user__username", _("User")),
                   ("project__name", _("Project")), ("model", _("Model")))
@@ -249,9 +282,16 @@ def _csv_values(usage: Usage) -> list:
     for name, _header in CSV_COLUMNS:
         value = getattr(usage, name)
         if name in MONEY_FIELDS:
-            value = "" if usage.all_unpriced else str(value)
-        values.append(value)
+            value = "" if usage.all_unpriced else value
+        values.append("" if value is None else value)
     return values
+
+
+def _unconfirmed_csv(label: str, unconfirmed: Unconfirmed, lead: int) -> list:
+    """The row after the total: unconfirmed calls, in no total above, at most this much."""
+    values = {"calls": unconfirmed.calls, "cost": unconfirmed.at_most,
+              "unpriced_calls": unconfirmed.unpriced}
+    return [label] + [""] * lead + [values.get(name, "") for name, _header in CSV_COLUMNS]
 
 
 def usage_csv_rows(*, team: Team, since: date, until: date, group_by: str) -> Iterator[list]:
@@ -259,30 +299,38 @@ def usage_csv_rows(*, team: Team, since: date, until: date, group_by: str) -> It
     the rows are produced while the response streams. `group_by="detail"` streams every rollup
     row (day × user × project × model) without holding them in memory."""
     values_header = [str(header) for _name, header in CSV_COLUMNS]
-    total_label = str(_("Total"))
+    labels = (str(_("Total")),
+              str(_("Unconfirmed calls (in no total above; cost is the most they can have "
+                    "cost)")))
+    unconfirmed = unconfirmed_calls(since=since, until=until, team_id=team.id)
     if group_by == "detail":
         header = [str(header) for _name, header in DETAIL_COLUMNS] + values_header
-        return _detail_csv(header, total_label,
+        return _detail_csv(header, labels, unconfirmed,
                            usage_detail_rows(team=team, since=since, until=until))
     report = usage_report(team=team, since=since, until=until, group_by=group_by)
-    return _grouped_csv([report.group_label] + values_header, total_label, report)
+    return _grouped_csv([report.group_label] + values_header, labels, report)
 
 
-def _grouped_csv(header: list, total_label: str, report: UsageReport) -> Iterator[list]:
+def _grouped_csv(header: list, labels: tuple, report: UsageReport) -> Iterator[list]:
     yield header
     for usage in report.rows:
         yield [usage.label] + _csv_values(usage)
-    yield [total_label] + _csv_values(report.total)
+    yield [labels[0]] + _csv_values(report.total)
+    if report.unconfirmed.calls:
+        yield _unconfirmed_csv(labels[1], report.unconfirmed, 0)
 
 
-def _detail_csv(header: list, total_label: str, rows: Iterator[dict]) -> Iterator[list]:
+def _detail_csv(header: list, labels: tuple, unconfirmed: Unconfirmed,
+                rows: Iterator[dict]) -> Iterator[list]:
     yield header
     total = Usage()
     for row in rows:
         usage = Usage.from_row(row)
         total.add(usage)
         yield [row[name] for name, _header in DETAIL_COLUMNS] + _csv_values(usage)
-    yield [total_label, "", "", ""] + _csv_values(total)
+    yield [labels[0], "", "", ""] + _csv_values(total)
+    if unconfirmed.calls:
+        yield _unconfirmed_csv(labels[1], unconfirmed, 3)
 
 
 # The JSON API's usage ------------------------------------------------------------------------
@@ -296,6 +344,7 @@ def usage_for_user(*, user: User, since: date, until: date) -> dict:
         completion_tokens=Sum("completion_tokens"), cost=Sum("cost"),
         unpriced_calls=Sum("unpriced_calls"),
     )
+    unconfirmed = unconfirmed_calls(since=since, until=until, user_id=user.id)
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),
@@ -304,4 +353,8 @@ def usage_for_user(*, user: User, since: date, until: date) -> dict:
         "completion_tokens": totals["completion_tokens"] or 0,
         "cost_rmb": str((totals["cost"] or Decimal(0)).quantize(Decimal("0.000001"))),
         "unpriced_calls": totals["unpriced_calls"] or 0,
+        # Calls whose answer was lost with their worker, not in the figures above until
+        # reconciliation settles them: at most this much.
+        "unconfirmed_calls": unconfirmed.calls,
+        "unconfirmed_at_most_rmb": str(unconfirmed.at_most),
     }

@@ -16,6 +16,7 @@ from prompts.usage import reports
 from prompts.usage.budget_status import team_budget_statuses
 from prompts.usage.budgets import budget_remove, budget_set
 from prompts.usage.dashboard import usage_dashboard
+from prompts.usage.forecast import budget_forecasts, project_forecasts
 from prompts.usage.forms import (
     BudgetForm,
     CsvExportForm,
@@ -48,8 +49,11 @@ def usage_report(request: HttpRequest) -> HttpResponse:
     report = reports.usage_report(team=team, **filters) if filters else None
     context = {"team": team, "form": form, "report": report,
                "teams": managed_teams(request.user)}
-    template = "partials/usage_report_table.html" if request.htmx else "usage/report.html"
-    return render(request, template, context)
+    if request.htmx:  # only the table is refreshed; the month-end forecast stays
+        return render(request, "partials/usage_report_table.html", context)
+    context["forecasts"] = budget_forecasts(team_id=team.pk, user_id=None)
+    context["project_forecasts"] = project_forecasts(team_id=team.pk)
+    return render(request, "usage/report.html", context)
 
 
 @login_required

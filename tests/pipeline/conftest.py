@@ -2,17 +2,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from prompts.models import GenerationJob
-from prompts.pipeline.creation import JobSpec, job_create
 from prompts.pipeline.limiter import LocalLimiter, RedisLimiter, limiter
-
-
-@pytest.fixture
-def make_job(crew, project):
-    def make(brief="A portrait of a lighthouse keeper at dusk, film grain", user=None, **spec):
-        return job_create(user=user or crew.member, project=project,
-                          spec=JobSpec(brief=brief, **spec))
-
-    return make
 
 
 def reload(job) -> GenerationJob:

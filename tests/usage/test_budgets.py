@@ -83,7 +83,7 @@ def test_it_refuses_only_the_user_whose_own_budget_is_used_up(crew, project, pri
 
 
 def test_it_parks_queued_jobs_and_resumes_them_when_the_limit_is_raised(crew, project, price,
-                                                                        charge):
+                                                                        charge, gateway):
     job = JobFactory(project=project, created_by=crew.member)
     budget_set(team=crew.team, monthly_limit=Decimal("3"), actor=crew.manager)
     _spend(charge, crew, project, 3)

@@ -25,6 +25,9 @@ def _as_json(usage: Usage) -> dict:
         "cost": None if usage.all_unpriced else str(usage.cost),
         "waste_cost": None if usage.all_unpriced else str(usage.waste_cost),
         "unpriced_calls": usage.unpriced_calls,
+        "accepted_records": usage.accepted_records,
+        "cost_per_accepted": None if usage.cost_per_accepted is None
+        else str(usage.cost_per_accepted),
     }
 
 
@@ -57,6 +60,9 @@ class Command(BaseCommand):
                 "team": team.name, "since": since.isoformat(), "until": until.isoformat(),
                 "group_by": report.group_by, "rows": [_as_json(row) for row in report.rows],
                 "total": _as_json(report.total),
+                "unconfirmed": {"calls": report.unconfirmed.calls,
+                                "at_most": str(report.unconfirmed.at_most),
+                                "unpriced_calls": report.unconfirmed.unpriced},
             }, ensure_ascii=False, indent=2))
             return
         writer = csv.writer(self.stdout, lineterminator="\n")

@@ -171,8 +171,10 @@ WAIT_EXPLANATIONS = {
              "itself once a key works."),
     "balance": gettext_lazy("The gateway balance is exhausted: dispatch is paused. The job continues by "
                  "itself once an admin resumes it."),
-    "budget": gettext_lazy("The monthly budget is used up. The job continues when a manager raises the "
-                "budget or the month turns."),
+    "budget": gettext_lazy("What is left of the monthly budget does not cover the most this job can "
+                "cost (every job reserves its maximum before it is sent). It starts by itself "
+                "when running jobs finish and free what they reserved, when a manager raises "
+                "the budget, or when the month turns."),
     "moderation_hold": gettext_lazy("Your recent briefs were rejected several times, so new jobs wait "
                          "until a manager releases the hold."),
 }

@@ -1,14 +1,43 @@
-"""What teammates do with a prompt record: favourite, tag, rate, comment, re-run with edits."""
+"""What teammates do with a prompt record: favourite, tag, rate, comment, re-run with edits,
+and what makes a record count as accepted."""
+
+from collections import Counter
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from prompts.models import Comment, Favourite, GenerationJob, PromptRecord, Rating, Tag
 from prompts.pipeline.creation import JobSpec, job_create
+from prompts.usage.ledger import rollup_accept
 
 MAX_TAGS = 20
+ACCEPTED_STARS = 4
+
+
+@transaction.atomic
+def records_accept(*, record_ids: Iterable[int], exported: bool = False) -> int:
+    """Someone kept these records: favourited, exported (`exported`: also note the first
+    export) or rated them 4 stars or more. Each record is accepted once, counted in the
+    rollup bucket of the day it was made, for the cost per accepted record. Returns how
+    many were accepted for the first time."""
+    ids = list(record_ids)
+    now = timezone.now()
+    if exported:
+        PromptRecord.objects.filter(pk__in=ids, exported_at__isnull=True).update(exported_at=now)
+    # Locked, so two people accepting one record at once count it once.
+    fresh = list(PromptRecord.objects.select_for_update().filter(
+        pk__in=ids, accepted_at__isnull=True).values_list(
+        "id", "created_at", "project__team_id", "author_id", "project_id", "job__model"))
+    if not fresh:
+        return 0
+    PromptRecord.objects.filter(pk__in=[row[0] for row in fresh]).update(accepted_at=now)
+    rollup_accept(Counter((timezone.localdate(created), team_id, author_id, project_id, model)
+                          for _id, created, team_id, author_id, project_id, model in fresh))
+    return len(fresh)
 
 
 def record_favourite_toggle(*, record: PromptRecord, user: User) -> bool:
@@ -17,6 +46,7 @@ def record_favourite_toggle(*, record: PromptRecord, user: User) -> bool:
     if deleted:
         return False
     Favourite.objects.get_or_create(record=record, user=user)
+    records_accept(record_ids=[record.pk])
     return True
 
 
@@ -48,6 +78,8 @@ def record_rate(*, record: PromptRecord, user: User, stars: int) -> Rating:
     rating, _created = Rating.objects.update_or_create(
         record=record, user=user, defaults={"stars": stars}
     )
+    if stars >= ACCEPTED_STARS:
+        records_accept(record_ids=[record.pk])
     return rating
 
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Membership
 from prompts.models import Project
 from prompts.workspace.exports import FORMATS, ExportFile, export_records
+from prompts.workspace.services.records import records_accept
 
 PAGE_SIZE = 50
 
@@ -40,7 +41,10 @@ def download(export: ExportFile) -> HttpResponse:
 def export_response(records, *, fmt: str, stem: str) -> HttpResponse:
     if fmt not in FORMATS:
         raise Http404
-    return download(export_records(list(records), fmt=fmt, stem=stem))
+    records = list(records)
+    response = download(export_records(records, fmt=fmt, stem=stem))
+    records_accept(record_ids=[record.pk for record in records], exported=True)
+    return response
 
 
 def refuse_if_archived(request: HttpRequest, project: Project) -> HttpResponse | None:
