@@ -7,6 +7,7 @@ from celery import shared_task
 from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.usage.budgets import budget_warnings_send
+from prompts.usage.reconciliation.nightly import reconcile_yesterday as reconcile_day_before
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +28,9 @@ def sweep_jobs() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def send_budget_warnings() -> int:
     return budget_warnings_send()
+
+
+@shared_task(ignore_result=True)
+def reconcile_yesterday() -> int | None:
+    run = reconcile_day_before()
+    return run.pk if run else None

@@ -94,7 +94,7 @@ def resend_lost(now: datetime) -> int:
 
 def _parked(reason: str):
     return (GenerationJob.objects.filter(status=Status.WAITING, wait_reason=reason)
-            .values_list("project__team_id", "created_by_id").distinct())
+            .values_list("project__team_id", "created_by_id").order_by().distinct())
 
 
 def resume_parked(now: datetime) -> int:

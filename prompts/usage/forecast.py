@@ -44,6 +44,11 @@ class Forecast:
                 ).quantize(LEDGER_PLACES, ROUND_HALF_UP)
 
     @property
+    def empty(self) -> bool:
+        """Nothing priced spent, held, queued or recently run: there is nothing to project."""
+        return not (self.spent or self.reserved or self.queued or self.rate)
+
+    @property
     def over_budget(self) -> bool:
         return self.budget is not None and self.projected > self.budget.monthly_limit
 

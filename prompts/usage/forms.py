@@ -1,6 +1,6 @@
 """Forms of the usage pages: report filters, budgets, the price book. They validate only."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -146,3 +146,56 @@ class RepriceForm(forms.Form):
         if since and until and until < since:
             raise forms.ValidationError(_("The end date is before the start date."))
         return cleaned
+
+
+class ReconcileForm(forms.Form):
+    """Run a reconciliation now: pull the gateway's log, or read a file an admin downloaded."""
+
+    MAX_FILE_BYTES = 200 * 1024 * 1024
+
+    since = forms.DateField(label=_("From"), widget=DATE_WIDGET)
+    until = forms.DateField(label=_("To (inclusive)"), widget=DATE_WIDGET)
+    log_file = forms.FileField(
+        label=_("Log file (JSON or CSV; leave empty to pull the gateway's log)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        yesterday = timezone.localdate() - timedelta(days=1)
+        kwargs.setdefault("initial", {"since": yesterday, "until": yesterday})
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and until < since:
+            raise forms.ValidationError(_("The end date is before the start date."))
+        upload = cleaned.get("log_file")
+        if upload is not None and upload.size > self.MAX_FILE_BYTES:
+            self.add_error("log_file", _("The file is larger than 200 MB: split the period."))
+        return cleaned
+
+
+class LogSourceForm(forms.Form):
+    """Where the gateway's usage log is read; the token is written only, never shown."""
+
+    url = forms.URLField(label=_("Log URL"), required=False, max_length=500,
+                         assume_scheme="https",
+                         help_text=_("Empty: the gateway's address without /v1, plus "
+                                     "/api/log/self."))
+    token = forms.CharField(label=_("Access token"), required=False, max_length=500,
+                            strip=True, widget=forms.PasswordInput(render_value=False),
+                            help_text=_("Empty: keep the stored token."))
+    remove_token = forms.BooleanField(label=_("Remove the stored token"), required=False)
+    user_id = forms.CharField(label=_("Gateway user id (new-api only)"), required=False,
+                              max_length=20)
+
+    def clean_user_id(self):
+        value = self.cleaned_data["user_id"].strip()
+        if value and not value.isdigit():
+            raise forms.ValidationError(_("The gateway's user id is a number."))
+        return value
+
+    def token_change(self) -> str | None:
+        """The new token, "" to remove it, None to keep it."""
+        if self.cleaned_data["remove_token"]:
+            return ""
+        return self.cleaned_data["token"] or None

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import client_ip, managed_team, managed_teams, require_site_admin
 from accounts.models import Budget
+from prompts.models import ReconciliationRun
 from grokweb.csvexport import csv_response
 from prompts.usage import reports
 from prompts.usage.budget_status import team_budget_statuses
@@ -20,12 +22,17 @@ from prompts.usage.forecast import budget_forecasts, project_forecasts
 from prompts.usage.forms import (
     BudgetForm,
     CsvExportForm,
+    LogSourceForm,
     PriceForm,
+    ReconcileForm,
     ReportFilterForm,
     RepriceForm,
     StatementForm,
 )
 from prompts.usage.money import yuan
+from prompts.usage.reconciliation import selectors as recon
+from prompts.usage.reconciliation.runs import reconciliation_run
+from prompts.usage.reconciliation.source import log_source, log_source_set, log_source_settings
 from prompts.usage.prices import calls_reprice, price_set
 from prompts.usage.prices import price_book as price_book_rows
 
@@ -144,3 +151,88 @@ def price_reprice(request: HttpRequest) -> HttpResponse:
         "after": yuan(result.cost_after), "unpriced_before": result.unpriced_before,
         "unpriced_after": result.unpriced_after})
     return redirect("price_book")
+
+
+# Reconciliation ---------------------------------------------------------------------------
+
+
+def _reconciliation_scope(request: HttpRequest) -> int | None:
+    """The team whose part of each run the user sees: None for a site admin (everything),
+    else the team they manage (404 for anyone else)."""
+    if request.user.is_staff and request.user.is_active and not request.GET.get("team"):
+        return None
+    return managed_team(request).pk
+
+
+@login_required
+def reconciliation_list(request: HttpRequest) -> HttpResponse:
+    team_id = _reconciliation_scope(request)
+    page = Paginator(recon.reconciliation_runs(), 30).get_page(request.GET.get("page"))
+    rows = [(run, recon.team_part(run, team_id) if team_id else None) for run in page]
+    admin = team_id is None
+    return render(request, "usage/reconciliation.html", {
+        "page": page, "rows": rows, "team_id": team_id, "admin": admin,
+        "form": ReconcileForm() if admin else None,
+        "source_form": LogSourceForm(initial=log_source_settings()) if admin else None,
+        "source": log_source() if admin else None, **_team_nav(request, team_id)})
+
+
+def _team_nav(request: HttpRequest, team_id: int | None) -> dict:
+    """The usage pages' navigation: the managed team, if the page is seen as one."""
+    team = managed_team(request, team_id=team_id) if team_id else None
+    return {"team": team, "teams": managed_teams(request.user)}
+
+
+@login_required
+@require_POST
+def reconciliation_start(request: HttpRequest) -> HttpResponse:
+    require_site_admin(request.user)
+    form = ReconcileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("__all__", [])
+                                         + form.errors.get("log_file", [])
+                                         + [_("Check the dates.")]))
+        return redirect("reconciliation_list")
+    upload = form.cleaned_data["log_file"]
+    run = reconciliation_run(
+        since=form.cleaned_data["since"], until=form.cleaned_data["until"],
+        file_data=upload.read() if upload else None, filename=upload.name if upload else "",
+        trigger="page", actor=request.user)
+    return redirect("reconciliation_detail", run_id=run.pk)
+
+
+@login_required
+@require_POST
+def reconciliation_source(request: HttpRequest) -> HttpResponse:
+    require_site_admin(request.user)
+    form = LogSourceForm(request.POST)
+    if form.is_valid():
+        log_source_set(url=form.cleaned_data["url"], token=form.token_change(),
+                       user_id=form.cleaned_data["user_id"], actor=request.user,
+                       ip_address=client_ip(request))
+        messages.success(request, _("The gateway's log source is saved."))
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values()
+                                         for e in errors))
+    return redirect("reconciliation_list")
+
+
+@login_required
+def reconciliation_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    team_id = _reconciliation_scope(request)
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    items = Paginator(recon.run_items(run, team_id=team_id), 100).get_page(
+        request.GET.get("page"))
+    return render(request, "usage/reconciliation_run.html", {
+        "run": run, "items": items, "rows": [(item, recon.item_note(item)) for item in items],
+        "admin": team_id is None, "part": recon.team_part(run, team_id) if team_id else None,
+        **_team_nav(request, team_id)})
+
+
+@login_required
+def reconciliation_csv(request: HttpRequest, run_id: int) -> HttpResponse:
+    team_id = _reconciliation_scope(request)
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    suffix = f"-team{team_id}" if team_id else ""
+    return csv_response(recon.run_csv_rows(run, team_id=team_id),
+                        filename=f"reconciliation-{run.pk}{suffix}.csv")

@@ -84,7 +84,7 @@ def test_it_explains_failed_and_rejected_jobs_and_why_one_waits(member_client, p
     page = jobs_page(member_client)
     assert "The gateway kept failing (server errors or timeouts)" in page
     assert "content filter refused this brief" in page
-    assert "Monthly budget reached" in page
+    assert "Not enough monthly budget left" in page
     assert row(failed) in page and row(rejected) in page
 
 

@@ -73,5 +73,5 @@ def test_it_explains_why_a_job_waits(member_client, project, crew):
         project=project, created_by=crew.member, brief="x", temperature="0.65",
         model="grok-build-0.1", status="waiting", wait_reason="budget")
     page = member_client.get(reverse("job_detail", args=[job.id])).content.decode()
-    assert "monthly budget is used up" in page
+    assert "does not cover the most this job can cost" in page
     assert "Cancel" in page

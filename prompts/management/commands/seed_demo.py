@@ -8,13 +8,17 @@ from django.utils import timezone
 
 from accounts.models import GatewayKey, Membership, Team, User
 from accounts.services import membership_set
+from prompts.gateway.simulator import DEFAULT_LOG_TOKEN
 from prompts.models import GatewayModel, ModelPrice, Project
 from prompts.pipeline.keys import gateway_key_add
+from prompts.usage.reconciliation.source import log_source, log_source_set
 
 DEMO_TEAM = "Demo Studio"
 DEMO_PROJECT = "Demo"
 # The bundled simulator accepts this key under `make run`; it is worthless anywhere else.
 SIMULATOR_KEY = "sim-demo-key-grokweb"
+# Where `make run` starts the bundled simulator (Procfile.dev), the default GATEWAY_BASE_URL.
+SIMULATOR_BASE_URL = "http://127.0.0.1:8900/v1"
 LOGINS_FILE = settings.VAR_DIR / "demo-logins.txt"
 USERS = [("admin", None), ("manager", Membership.Role.MANAGER), ("member", Membership.Role.MEMBER)]
 
@@ -64,6 +68,9 @@ class Command(BaseCommand):
         if not GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).exists():
             if not GatewayKey.objects.filter(name="simulator").exists():
                 gateway_key_add(name="simulator", secret=SIMULATOR_KEY, activate=True)
+        if settings.GATEWAY_BASE_URL == SIMULATOR_BASE_URL and not log_source().configured:
+            # The simulator keeps the gateway's usage log too: reconciliation works at once.
+            log_source_set(url="", token=DEFAULT_LOG_TOKEN, user_id="", actor=None)
         self._remember(logins)
         self.stdout.write(self.style.SUCCESS(f'Demo team "{team.name}", project "{project.name}".'))
         self.stdout.write(f"Open {settings.SITE_URL}/ and log in as:")

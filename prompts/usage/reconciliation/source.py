@@ -52,6 +52,12 @@ def log_source() -> LogSource:
                      token_from="environment" if token else "")
 
 
+def log_source_settings() -> dict:
+    """What the page's form shows: the stored URL and user id (never the token)."""
+    stored = GatewayLogSource.objects.filter(pk=1).first()
+    return {"url": stored.url, "user_id": stored.user_id} if stored else {}
+
+
 def log_source_set(*, url: str, token: str | None, user_id: str, actor: User | None,
                    ip_address: str | None = None) -> GatewayLogSource:
     """Store where the log is read. `token` None keeps the stored token; "" removes it.
