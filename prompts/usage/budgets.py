@@ -38,6 +38,10 @@ class Unconfirmed:
     at_most: Decimal = Decimal("0.000000")
     unpriced: int = 0
 
+    @property
+    def priced(self) -> int:
+        return self.calls - self.unpriced
+
     def __add__(self, other: "Unconfirmed") -> "Unconfirmed":
         return Unconfirmed(self.calls + other.calls, self.at_most + other.at_most,
                            self.unpriced + other.unpriced)

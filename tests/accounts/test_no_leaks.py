@@ -1,20 +1,25 @@
 """No secret in the database, in any log line or in an error report."""
 
+import io
 import logging
 import sys
 
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from accounts.logging import REDACTED, redact
 from accounts.models import GatewayKey
 from accounts.services import api_token_create
+from prompts.models import ReconciliationRun
 from prompts.pipeline.creation import JobSpec, batch_create
 from prompts.pipeline.keys import gateway_key_add, gateway_key_verify
 from tests.conftest import ADMIN_PASSWORD, PASSWORD, SIM_KEY, SIM_STANDBY_KEY, drain
 
 UNSEEN_KEY = "sk-live-0123456789abcdefghij"  # key-shaped, never registered anywhere
+LOG_TOKEN = "gateway-log-access-0f1e2d3c4b5a"  # the gateway's usage log token
 
 
 def _dump() -> str:
@@ -41,6 +46,13 @@ def _work_with_failures(simulator, crew, project, admin_client):
     specs = [JobSpec(brief=f"brief {i}") for i in range(3)]
     for job in batch_create(user=crew.member, project=project, specs=specs).jobs.all():
         drain(job.id)
+    # The usage log's token, set on the Reconciliation page and used for a pull.
+    simulator.configure(log_token=LOG_TOKEN)
+    admin_client.post(reverse("reconciliation_source"), {"url": "", "token": LOG_TOKEN})
+    today = timezone.localdate()
+    call_command("gateway_reconcile", "--since", str(today), "--until", str(today), "--pull",
+                 stdout=io.StringIO())
+    assert ReconciliationRun.objects.latest("id").matched == 3  # the token was used
     return token
 
 
@@ -50,7 +62,7 @@ def test_it_keeps_every_secret_out_of_a_full_database_dump(simulator, crew, proj
     dump = _dump()
     assert "accounts_gatewaykey" in dump or connection.vendor != "sqlite"
     for secret in (SIM_KEY, SIM_STANDBY_KEY, "sim-wrong-key-for-the-leak-test", token,
-                   token[3:], ADMIN_PASSWORD, PASSWORD):
+                   token[3:], ADMIN_PASSWORD, PASSWORD, LOG_TOKEN):
         assert secret not in dump, secret
 
 
@@ -97,7 +109,7 @@ def test_it_keeps_every_secret_out_of_every_logger(simulator, crew, project, adm
     assert "task failed" in text and "RuntimeError" in text and REDACTED in text
     assert "HTTP" in text or "job" in text  # the run did log things
     for secret in (SIM_KEY, SIM_STANDBY_KEY, "sim-wrong-key-for-the-leak-test", token,
-                   UNSEEN_KEY):
+                   UNSEEN_KEY, LOG_TOKEN):
         assert secret not in text, secret
 
 
