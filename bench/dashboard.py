@@ -1,13 +1,19 @@
-"""Benchmark: the usage dashboard, a year-long team report and the CSV export on 1M ledger rows.
+"""Benchmark: the usage dashboard, a year-long team report and the CSV export on 1M (or
+--rows) ledger rows.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/grokweb_bench .venv/bin/python bench/dashboard.py
+    DATABASE_URL=… .venv/bin/python bench/dashboard.py --rows 10000000
 
-Fills PostgreSQL (once; --rebuild to start again) with 1,000,000 GatewayCall rows for 50 users
-in 5 teams over the last 365 days, builds DailyUsage from them with one INSERT … SELECT …
-GROUP BY, checks the rollup against the ledger, then measures with the Django test Client
-(the whole request: middleware, session, queries, template) over 20 requests each:
-the member's dashboard and the manager's year-long report, and the peak memory of streaming
-the year's CSV export. Prints a Markdown table for docs/performance.md.
+Fills PostgreSQL (once; --rebuild to start again) with --rows GatewayCall rows (default
+1,000,000) for 10 users in each of 5 teams per million rows (50 teams at 10M: every team
+and user as busy as at 1M) over the last 365 days, with the write-ahead columns (a client
+request id per row, the gateway's id, the maximum cost; 0.01% of the rows unknown, as after
+dead workers), builds DailyUsage from them with one INSERT … SELECT … GROUP BY (30% of the
+successful calls' records accepted), checks the rollup against the ledger, then measures
+with the Django test Client (the whole request: middleware, session, queries, template)
+over 20 requests each: the member's dashboard and the manager's year-long report, and the
+peak memory of streaming the year's CSV export. Prints a Markdown table for
+docs/performance.md.
 """
 
 import argparse
@@ -38,19 +44,22 @@ from accounts.models import Budget, Membership, Team, User  # noqa: E402
 from prompts.models import DailyUsage, GatewayCall, ModelPrice, Project  # noqa: E402
 
 CALLS = 1_000_000
-JOBS = 800_000  # the first 200,000 jobs needed a second attempt
-TEAMS, USERS_PER_TEAM, PROJECTS_PER_TEAM = 5, 10, 4
+USERS_PER_TEAM, PROJECTS_PER_TEAM = 10, 4
 DAYS = 365
 PRICED, UNPRICED = "grok-build-0.1", "grok-experimental"
 REQUESTS = 20
 PREFIX = "bench-"
 
 
-def build() -> None:
-    """Teams, users, projects and a price through the ORM; jobs, calls and the rollup in SQL."""
+def build(calls: int) -> None:
+    """Teams, users, projects and a price through the ORM; jobs, calls and the rollup in SQL.
+    A fifth of the jobs needed a second attempt."""
     now = timezone.now()
+    jobs = calls * 4 // 5
+    teams_n = max(5, calls * 5 // CALLS)
+    people = teams_n * USERS_PER_TEAM
     with transaction.atomic():
-        teams = [Team.objects.create(name=f"{PREFIX}team-{t}") for t in range(TEAMS)]
+        teams = [Team.objects.create(name=f"{PREFIX}team-{t}") for t in range(teams_n)]
         for t, team in enumerate(teams):
             for u in range(USERS_PER_TEAM):
                 user = User.objects.create_user(f"{PREFIX}user-{t}-{u}", password="bench")
@@ -68,7 +77,7 @@ def build() -> None:
     price_id = ModelPrice.objects.filter(model=PRICED).order_by("effective_from").first().pk
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.42)")
-        # Job g belongs to user (g % 50) and one of that user's team's 4 projects.
+        # Job g belongs to user (g % people) and one of that user's team's 4 projects.
         cursor.execute("""
             CREATE TEMP TABLE bench_people AS
             SELECT (n - 1) AS slot, u AS user_id FROM unnest(%s::bigint[]) WITH ORDINALITY AS x(u, n)
@@ -91,30 +100,39 @@ def build() -> None:
               SELECT g, %s::timestamptz - (random() * %s) * interval '1 day' AS at
               FROM generate_series(1, %s) AS g
             ) jobs
-            JOIN bench_people pe ON pe.slot = g %% 50
-            JOIN bench_projects pr ON pr.slot = (g %% 50) / 10 * 4 + (g / 50) %% 4
-        """, [UNPRICED, PRICED, CALLS - JOBS, now, DAYS, JOBS])
+            JOIN bench_people pe ON pe.slot = g %% %s
+            JOIN bench_projects pr ON pr.slot = (g %% %s) / 10 * 4 + (g / %s) %% 4
+        """, [UNPRICED, PRICED, calls - jobs, now, DAYS, jobs, people, people, people])
         cursor.execute("SELECT min(id) FROM prompts_generationjob WHERE brief LIKE 'bench brief %%'")
         first_job = cursor.fetchone()[0]
-        print(f"  jobs: {JOBS:,} in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(f"  jobs: {jobs:,} in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()
-        # Attempt 1 of the first 200,000 jobs was a transient 503 with no tokens; of the rest,
-        # about 3% were moderation rejections (input billed) and 1% invalid requests.
+        # Attempt 1 of the first fifth of the jobs was a transient 503 with no tokens; of the
+        # rest, about 3% were moderation rejections (input billed) and 1% invalid requests.
+        # 1 row in 10,000 is unknown (its worker died mid-call), held at its maximum cost.
         cursor.execute("""
             INSERT INTO prompts_gatewaycall
-              (job_id, attempt, team_id, user_id, project_id, model, http_status, outcome,
-               error_message, latency_ms, prompt_tokens, completion_tokens, cost, price_id,
-               request_id, retry_after_honoured, started_at, created_at)
+              (job_id, attempt, team_id, user_id, project_id, model, http_status, state,
+               outcome, error_message, latency_ms, prompt_tokens, completion_tokens, cost,
+               price_id, max_cost, client_request_id, request_id, retry_after_honoured,
+               started_at, created_at)
             SELECT c.job_id, c.attempt, pr.team_id, j.created_by_id, j.project_id, j.model,
-                   c.http_status, c.outcome, '', 800 + (random() * 4000)::int,
-                   c.prompt_tokens, c.completion_tokens,
-                   CASE WHEN j.model = %s THEN round((c.prompt_tokens * 2.0
+                   CASE WHEN c.unknown THEN NULL ELSE c.http_status END,
+                   CASE WHEN c.unknown THEN 'unknown' ELSE 'completed' END,
+                   CASE WHEN c.unknown THEN '' ELSE c.outcome END, '',
+                   800 + (random() * 4000)::int,
+                   CASE WHEN c.unknown THEN 0 ELSE c.prompt_tokens END,
+                   CASE WHEN c.unknown THEN 0 ELSE c.completion_tokens END,
+                   CASE WHEN j.model = %s AND NOT c.unknown THEN round((c.prompt_tokens * 2.0
                         + c.completion_tokens * 8.0) / 1000000, 6) END,
-                   CASE WHEN j.model = %s THEN %s::bigint END,
-                   '', false, j.created_at + c.attempt * interval '3 seconds',
+                   CASE WHEN j.model = %s AND NOT c.unknown THEN %s::bigint END,
+                   CASE WHEN j.model = %s THEN 0.011192 END,
+                   gen_random_uuid(),
+                   CASE WHEN c.unknown THEN '' ELSE 'sim-' || c.job_id || '-' || c.attempt END,
+                   false, j.created_at + c.attempt * interval '3 seconds',
                    j.created_at + c.attempt * interval '3 seconds'
             FROM (
-              SELECT job_id, attempt, r,
+              SELECT job_id, attempt, r, (random() < 0.0001) AS unknown,
                      CASE WHEN retried THEN 503 WHEN r < 0.03 THEN 200 WHEN r < 0.04 THEN 400
                           ELSE 200 END AS http_status,
                      CASE WHEN retried THEN 'transient' WHEN r < 0.03 THEN 'moderation'
@@ -132,23 +150,25 @@ def build() -> None:
             ) c
             JOIN prompts_generationjob j ON j.id = c.job_id
             JOIN prompts_project pr ON pr.id = j.project_id
-        """, [PRICED, PRICED, price_id, first_job, JOBS, JOBS, CALLS - JOBS, CALLS])
-        # The attempt-1 rows of retried jobs are g <= 200,000 (jobs 1..200,000): transient.
-        print(f"  ledger: {CALLS:,} calls in {time.perf_counter() - t0:.1f} s", flush=True)
+        """, [PRICED, PRICED, price_id, PRICED, first_job, jobs, jobs, calls - jobs, calls])
+        # The attempt-1 rows of retried jobs are g <= calls - jobs: transient.
+        print(f"  ledger: {calls:,} calls in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()
         cursor.execute("""
             INSERT INTO prompts_dailyusage
               (day, team_id, user_id, project_id, model, calls, ok_calls, moderation_calls,
-               failed_calls, prompt_tokens, completion_tokens, cost, waste_cost, unpriced_calls)
+               failed_calls, prompt_tokens, completion_tokens, cost, waste_cost, unpriced_calls,
+               accepted_records)
             SELECT (started_at AT TIME ZONE %s)::date, team_id, user_id, project_id, model,
                    count(*), count(*) FILTER (WHERE outcome = 'ok'),
                    count(*) FILTER (WHERE outcome = 'moderation'),
                    count(*) FILTER (WHERE outcome NOT IN ('ok', 'moderation')),
                    sum(prompt_tokens), sum(completion_tokens), coalesce(sum(cost), 0),
                    coalesce(sum(cost) FILTER (WHERE outcome <> 'ok'), 0),
-                   count(*) FILTER (WHERE price_id IS NULL)
+                   count(*) FILTER (WHERE price_id IS NULL),
+                   count(*) FILTER (WHERE outcome = 'ok' AND id %% 10 < 3)
             FROM prompts_gatewaycall
-            WHERE user_id = ANY(%s)
+            WHERE user_id = ANY(%s) AND state = 'completed'
             GROUP BY 1, 2, 3, 4, 5
         """, [str(timezone.get_current_timezone()), users])
         print(f"  rollup: {DailyUsage.objects.count():,} DailyUsage rows in "
@@ -160,11 +180,12 @@ def reconcile() -> None:
     """The rollup must equal the ledger, or the measurements mean nothing."""
     with connection.cursor() as cursor:
         cursor.execute("""
-            SELECT (SELECT count(*) FROM prompts_gatewaycall),
+            SELECT (SELECT count(*) FROM prompts_gatewaycall WHERE state = 'completed'),
                    (SELECT sum(calls) FROM prompts_dailyusage),
                    (SELECT sum(cost) FROM prompts_gatewaycall),
                    (SELECT sum(cost) FROM prompts_dailyusage),
-                   (SELECT count(*) FROM prompts_gatewaycall WHERE price_id IS NULL),
+                   (SELECT count(*) FROM prompts_gatewaycall
+                     WHERE cost IS NULL AND state = 'completed'),
                    (SELECT sum(unpriced_calls) FROM prompts_dailyusage)
         """)
         calls, rolled_calls, cost, rolled_cost, unpriced, rolled_unpriced = cursor.fetchone()
@@ -219,6 +240,7 @@ def export_memory(client: Client, params: dict) -> tuple[float, float, int, int]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop the bench data first")
+    parser.add_argument("--rows", type=int, default=CALLS, help="ledger rows (default 1M)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL=postgres://… (this benchmark is for PostgreSQL).")
@@ -226,12 +248,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if args.rebuild:
         call_command("flush", interactive=False, verbosity=0)
-    if GatewayCall.objects.count() != CALLS:
+    if GatewayCall.objects.count() != args.rows:
         if GatewayCall.objects.exists():
             sys.exit("The database holds other ledger rows: use --rebuild on a bench database.")
         print("Building the data set…", flush=True)
         t0 = time.perf_counter()
-        build()
+        build(args.rows)
         print(f"  built in {time.perf_counter() - t0:.0f} s")
     reconcile()
 

@@ -2,23 +2,34 @@
 the real broker and database (Redis and PostgreSQL in CI). The full-size drills are
 bench/drills/*.py."""
 
+import io
 import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import requests
 from django.conf import settings
-from django.db.models import Count, F
+from django.core.management import call_command
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from grokweb.celery import app
-from prompts.models import GatewayCall, GenerationJob, PromptRecord
+from prompts.gateway.simulator import DEFAULT_LOG_TOKEN
+from prompts.models import (
+    DailyUsage,
+    GatewayCall,
+    GenerationJob,
+    PromptRecord,
+    ReconciliationRun,
+)
 from prompts.pipeline.creation import JobSpec, batch_create
 from prompts.pipeline.keys import gateway_key_add
+from prompts.pipeline.sweeper import mark_unknown
+from prompts.usage.ledger import call_cost
 from tests.processes import ROOT, database_url, free_port, wait_until
 
 KEY = "sim-drill-key-000000000001"
@@ -28,12 +39,6 @@ pytestmark = [
     pytest.mark.skipif(not settings.REDIS_URL,
                        reason="several workers share a Redis broker; embedded runs one worker"),
 ]
-
-
-
-
-
-
 
 
 @pytest.fixture
@@ -76,20 +81,34 @@ def cluster(tmp_path):
             process.kill()
 
 
-def test_it_finishes_every_job_once_when_a_worker_is_killed_mid_batch(cluster, crew, project):
+def test_it_finishes_every_job_once_and_reconciles_to_the_fen_when_a_worker_is_killed(
+        cluster, crew, project, price, settings):
     port, workers = cluster
     gateway_key_add(name="drill", secret=KEY, activate=True)
     specs = [JobSpec(brief=f"Drill {n}: a copper kettle on a stove, morning haze")
              for n in range(20)]
     batch = batch_create(user=crew.member, project=project, specs=specs)
     wait_until(lambda: batch.jobs.filter(status="succeeded").count() >= 5, 60, "5 jobs done")
-    running = set(batch.jobs.filter(status="running").values_list("id", flat=True))
     workers[0].send_signal(signal.SIGKILL)
     workers[0].wait(timeout=10)
-    # The survivor's calls take 0.4 s; what is still running after 3 s was the dead worker's.
-    time.sleep(3)
-    orphans = batch.jobs.filter(pk__in=running, status="running")
-    # Skip their lease (190 s in production) so the sweeper re-queues them now.
+    killed_at = timezone.now()
+
+    # The survivor drains the queue; the dead worker's jobs keep their lease and their
+    # write-ahead rows stay in flight (the simulator still answers and bills those calls).
+    def only_the_dead_left():
+        open_jobs = batch.jobs.exclude(status__in=GenerationJob.FINAL_STATUSES)
+        dead = open_jobs.filter(status="running", calls__state="in_flight",
+                                calls__started_at__lt=killed_at).distinct()
+        return open_jobs.count() == dead.count()
+
+    wait_until(only_the_dead_left, 60, "the survivor to finish the rest")
+    orphans = batch.jobs.exclude(status__in=GenerationJob.FINAL_STATUSES)
+    orphaned_calls = set(GatewayCall.objects.filter(job__in=orphans, state="in_flight")
+                         .values_list("id", flat=True))
+    # Skip their lease (190 s in production): their calls become unknown, and the sweeper
+    # in beat re-queues the jobs now.
+    assert mark_unknown(timezone.now() + timedelta(seconds=settings.JOB_LEASE_S)) == len(
+        orphaned_calls)
     orphans.update(lease_until=timezone.now() - timedelta(seconds=1))
 
     wait_until(lambda: not batch.jobs.exclude(status__in=GenerationJob.FINAL_STATUSES).exists(),
@@ -99,10 +118,26 @@ def test_it_finishes_every_job_once_when_a_worker_is_killed_mid_batch(cluster, c
     assert not (GatewayCall.objects.filter(job__batch=batch, outcome="ok")
                 .values("job").annotate(n=Count("id")).filter(n__gt=1).exists())
     assert PromptRecord.objects.filter(job__batch=batch).count() == 20
-    # Every call the gateway received is in the ledger, except the ones in flight on the
-    # killed worker: claimed attempts with no ledger row, which the gateway may have answered.
-    received = requests.get(f"http://127.0.0.1:{port}/_sim/stats", timeout=5).json()["received"]
-    ledger = GatewayCall.objects.filter(job__batch=batch).count()
-    unrecorded = sum(job.attempts - job.recorded for job in batch.jobs.annotate(
-        recorded=Count("calls")).filter(attempts__gt=F("recorded")))
-    assert ledger <= received <= ledger + unrecorded
+    # Every call the gateway received has a ledger row, written before it was sent.
+    stats = requests.get(f"http://127.0.0.1:{port}/_sim/stats", timeout=5).json()
+    assert GatewayCall.objects.filter(job__batch=batch).count() >= stats["received"]
+    assert orphaned_calls, "the worker was killed with no call in flight: nothing to reconcile"
+
+    # Reconciliation against the simulator's own log settles the unknown calls: the team's ¥
+    # is then what the gateway billed, to the fen.
+    settings.GATEWAY_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    settings.GATEWAY_LOG_TOKEN = DEFAULT_LOG_TOKEN
+    today = timezone.localdate()
+    out = io.StringIO()
+    call_command("gateway_reconcile", "--since", str(today - timedelta(days=1)),
+                 "--until", str(today), "--pull", stdout=out)
+    assert not GatewayCall.objects.filter(pk__in=orphaned_calls, state="unknown").exists()
+    run = ReconciliationRun.objects.get()
+    assert run.settled_unknown + run.settled_not_billed == len(orphaned_calls)
+    assert (run.token_drift, run.gateway_only, run.difference) == (0, 0, Decimal("0"))
+    log = requests.get(f"http://127.0.0.1:{port}/_sim/log", timeout=5).json()
+    billed = sum(call_cost(price, entry["prompt_tokens"], entry["completion_tokens"])
+                 for entry in log)
+    team = DailyUsage.objects.filter(team=crew.team).aggregate(cost=Sum("cost"))["cost"]
+    assert team.quantize(Decimal("0.000001")) == billed
+    assert "difference: ¥0.000000" in out.getvalue()

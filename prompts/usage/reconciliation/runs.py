@@ -60,17 +60,22 @@ class _Entries:
 
 
 def reconciliation_run(*, since: date, until: date, file_data: bytes | None = None,
-                       filename: str = "", trigger: str = "command",
+                       filename: str = "", entries: Iterable[UsageLogEntry] | None = None,
+                       trigger: str = "command",
                        actor: User | None = None) -> ReconciliationRun:
     """Reconcile local days since..until (inclusive) against the log: pulled from the
-    gateway when `file_data` is None, else read from the file. Returns the stored run;
-    `run.status` is "failed" (with `run.error`) when the log could not be read."""
+    gateway, or read from `file_data`, or `entries` already read (oldest first; named
+    `filename`). Returns the stored run; `run.status` is "failed" (with `run.error`) when
+    the log could not be read."""
     start = local_midnight(since)
     end = local_midnight(until + timedelta(days=1))
     window = timedelta(seconds=max(settings.RECONCILE_WINDOW_S, 1))
     run = ReconciliationRun(since=since, until=until, trigger=trigger, created_by=actor)
     try:
-        if file_data is None:
+        if entries is not None:
+            run.source, run.source_name = ReconciliationRun.Source.FILE, filename[:300]
+            raw = entries
+        elif file_data is None:
             source = log_source()
             run.source, run.source_name = ReconciliationRun.Source.PULL, source.url[:300]
             if not source.configured:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy as _
 
 from prompts.models import ReconciliationItem, ReconciliationRun
 
@@ -41,11 +40,11 @@ def run_items(run: ReconciliationRun, *, team_id: int | None) -> QuerySet:
 
 
 CSV_HEADER = (
-    _lazy("Kind"), _lazy("Call"), _lazy("Team"), _lazy("Model"), _lazy("Call started"),
-    _lazy("Logged by the gateway"), _lazy("Request id"), _lazy("Ledger state"),
-    _lazy("Ledger input tokens"), _lazy("Ledger output tokens"), _lazy("Ledger (¥)"),
-    _lazy("Gateway input tokens"), _lazy("Gateway output tokens"), _lazy("Gateway (¥)"),
-    _lazy("Quota"), _lazy("Note"),
+    _("Kind"), _("Call"), _("Team"), _("Model"), _("Call started"),
+    _("Logged by the gateway"), _("Request id"), _("Ledger state"),
+    _("Ledger input tokens"), _("Ledger output tokens"), _("Ledger (¥)"),
+    _("Gateway input tokens"), _("Gateway output tokens"), _("Gateway (¥)"),
+    _("Quota"), _("Note"),
 )
 
 
