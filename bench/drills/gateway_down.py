@@ -26,7 +26,6 @@ def main() -> int:
     def outage(run: harness.DrillRun) -> None:
         run.wait_finished(args.jobs // 3)
         before = harness.sim_stats(run.port)
-        run.log_before = harness.sim_log(run.port)  # its usage log goes with it
         run.procs.stop(run.simulator)
         answered = harness.answered_in_log("simulator-down.log")  # the ones answered while stopping
         run.gateway_before = {"received": max(before["received"], answered), "answered": answered}

@@ -132,8 +132,12 @@ class Processes:
         return child
 
     def simulator(self, port: int, *options: str, log: str = "simulator.log") -> subprocess.Popen:
+        """The simulator, keeping its usage log in SCRATCH/usage-<port>.jsonl: a simulator
+        started again on the same port serves what it billed before."""
         child = self.spawn("manage.py", "gateway_simulator", "--port", str(port),
-                           "--keys", KEY_SECRET, *options, log=log, LOG_LEVEL="INFO")
+                           "--keys", KEY_SECRET, "--log-file",
+                           str(SCRATCH / f"usage-{port}.jsonl"), *options, log=log,
+                           LOG_LEVEL="INFO")
         wait_until(lambda: sim_stats(port) is not None, 30, "the simulator")
         return child
 
@@ -175,12 +179,6 @@ def sim_stats(port: int) -> dict | None:
         return requests.get(f"{sim_url(port)}/_sim/stats", timeout=2).json()
     except requests.RequestException:
         return None
-
-
-def sim_log(port: int) -> list[dict]:
-    import requests
-
-    return requests.get(f"{sim_url(port)}/_sim/log", timeout=30).json()
 
 
 def sim_post(port: int, path: str, body) -> dict:
@@ -279,7 +277,6 @@ class DrillRun:
     env: dict
     notes: list = field(default_factory=list)
     gateway_before: dict = field(default_factory=lambda: {"received": 0, "answered": 0})
-    log_before: list = field(default_factory=list)  # usage logs of stopped simulators
 
     def wait_finished(self, n: int, timeout: float = 120) -> None:
         wait_until(lambda: finished_count(self.batch) >= n, timeout, f"{n} finished jobs")
@@ -302,12 +299,11 @@ def fresh_ledger() -> None:
             "prompts_generationjob, prompts_batch CASCADE")
 
 
-def reconcile_with_simulator(batch, port: int, since, log_before: list) -> dict:
+def reconcile_with_simulator(batch, port: int, since) -> dict:
     """Reconcile since..today against the simulator's own usage log (pulled, as from a real
     gateway), once the dead worker's calls are unknown; then compare the team's ¥ with the
-    log priced at our price, to the fen. When an earlier simulator process was stopped
-    (`log_before`: its log, fetched before it stopped), both logs are imported as one file,
-    as an admin would download them."""
+    log priced at our price, to the fen. The simulator keeps its log in a file, so a
+    simulator stopped and started again in a drill still serves all of it."""
     from decimal import Decimal
 
     from django.conf import settings
@@ -326,12 +322,8 @@ def reconcile_with_simulator(batch, port: int, since, log_before: list) -> dict:
     settings.GATEWAY_LOG_TOKEN = DEFAULT_LOG_TOKEN
     import requests
 
-    log = log_before + requests.get(f"{sim_url(port)}/_sim/log", timeout=30).json()
-    if log_before:
-        run = reconciliation_run(since=since, until=timezone.localdate(), trigger="drill",
-                                 file_data=json.dumps(log).encode(), filename="log.json")
-    else:
-        run = reconciliation_run(since=since, until=timezone.localdate(), trigger="drill")
+    log = requests.get(f"{sim_url(port)}/_sim/log", timeout=30).json()
+    run = reconciliation_run(since=since, until=timezone.localdate(), trigger="drill")
     billed = Decimal("0.000000")
     for entry in log:
         price = price_in_force(entry["model_name"], timezone.now())
@@ -360,6 +352,7 @@ def drill(name: str, action, *, port: int, jobs: int = 200, rpm: int = 600,
     fresh_ledger()
     log = SCRATCH / f"simulator-{name}.log"
     log.unlink(missing_ok=True)
+    (SCRATCH / f"usage-{port}.jsonl").unlink(missing_ok=True)  # a fresh gateway log
     user, project, _ = seed("drills")
     from django.utils import timezone
 
@@ -377,7 +370,7 @@ def drill(name: str, action, *, port: int, jobs: int = 200, rpm: int = 600,
         completed = wait_batch(batch, timeout)
         stats = sim_stats(run.port) or {"received": 0, "answered": 0}
         seconds = round(time.monotonic() - started, 1)
-        reconciled = reconcile_with_simulator(batch, run.port, first_day, run.log_before)
+        reconciled = reconcile_with_simulator(batch, run.port, first_day)
     received = run.gateway_before["received"] + stats["received"]
     answered = run.gateway_before["answered"] + stats["answered"]
     report = ledger_report(batch, received, answered)

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import client_ip, managed_team, managed_teams, require_site_admin
 from accounts.models import Budget
-from prompts.models import ReconciliationRun
 from grokweb.csvexport import csv_response
+from prompts.models import ReconciliationRun
 from prompts.usage import reports
 from prompts.usage.budget_status import team_budget_statuses
 from prompts.usage.budgets import budget_remove, budget_set
@@ -30,11 +30,11 @@ from prompts.usage.forms import (
     StatementForm,
 )
 from prompts.usage.money import yuan
+from prompts.usage.prices import calls_reprice, price_set
+from prompts.usage.prices import price_book as price_book_rows
 from prompts.usage.reconciliation import selectors as recon
 from prompts.usage.reconciliation.runs import reconciliation_run
 from prompts.usage.reconciliation.source import log_source, log_source_set, log_source_settings
-from prompts.usage.prices import calls_reprice, price_set
-from prompts.usage.prices import price_book as price_book_rows
 
 
 @login_required

@@ -188,3 +188,23 @@ def test_it_totals_billed_calls_and_tokens_in_stats(sim):
         "completion_tokens": 12,
         "total_tokens": 42,
     }
+
+
+def test_it_keeps_its_log_in_a_file_across_a_restart(tmp_path):
+    from prompts.gateway.simulator import SimulatorConfig, start_simulator
+
+    path = str(tmp_path / "usage.jsonl")
+    first = start_simulator(SimulatorConfig(keys=[KEY], log_file=path))
+    try:
+        post_chat(first, request_id="before-restart")
+    finally:
+        first.stop()
+    second = start_simulator(SimulatorConfig(keys=[KEY], log_file=path))
+    try:
+        post_chat(second, request_id="after-restart")
+        assert page_ids(second, page_size=10) == ["after-restart", "before-restart"]
+        assert [entry["id"] for entry in second.usage_log()] == [1, 2]
+        second.reset()  # a reset empties the file too
+        assert second.usage_log() == [] and open(path).read() == ""
+    finally:
+        second.stop()

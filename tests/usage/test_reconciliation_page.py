@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -137,7 +137,7 @@ def test_it_keeps_the_log_token_encrypted_and_out_of_pages_logs_and_the_database
     log_source_set(url="http://127.0.0.1:9/api/log/self", token=None, user_id="",
                    actor=None)
     out = io.StringIO()
-    with pytest.raises(Exception):
+    with pytest.raises(CommandError, match="could not connect"):
         call_command("gateway_reconcile", "--since", "2026-11-20", "--until", "2026-11-20",
                      "--pull", stdout=out)
     run = ReconciliationRun.objects.get()

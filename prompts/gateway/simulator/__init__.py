@@ -38,6 +38,8 @@ answers, including finish_reason "content_filter", and truncated answers (the wo
 only the connection failed). Not billed: 400/401/402/413/429 refusals and the overload, html
 and disconnect faults. An entry is logged after the latency and before the answer is
 written, so a client that is gone by then is billed all the same.
+With `log_file` (`--log-file`) the log is also kept in that JSONL file, loaded at start, so a
+restarted simulator still serves what it billed before (POST /_sim/reset empties it too).
   GET /api/log/self?p=1&page_size=100&type=2&start_timestamp=…&end_timestamp=…
   with `Authorization: Bearer <log_token>` answers {"success": true, "message": "",
   "data": {"items", "total", "page", "page_size"}}, newest first, timestamps inclusive,

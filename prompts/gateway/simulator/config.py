@@ -30,6 +30,7 @@ class SimulatorConfig:
     max_image_bytes: int = 5 * 1024 * 1024
     seed: int = 0
     log_token: str = DEFAULT_LOG_TOKEN  # the access token GET /api/log/self asks for
+    log_file: str = ""  # keep the usage log in this JSONL file too (it survives a restart)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -54,6 +55,8 @@ def _validate(config: SimulatorConfig) -> None:
         raise ValueError("flagged_words must be non-empty strings")
     if not isinstance(config.log_token, str) or not config.log_token:
         raise ValueError("log_token must be a non-empty string")
+    if not isinstance(config.log_file, str):
+        raise ValueError("log_file must be a path or empty")
 
 
 def key_fingerprint(key: str) -> str:

@@ -19,9 +19,10 @@ class SimulatorState:
     def __init__(self, config: SimulatorConfig) -> None:
         self.initial = replace(config)
         self.lock = threading.Lock()
-        self.reset()
+        self.usage_log = UsageLog(path=config.log_file)  # a log file kept from before
+        self.reset(clear_log=False)
 
-    def reset(self) -> None:
+    def reset(self, clear_log: bool = True) -> None:
         with self.lock:
             self.config = replace(
                 self.initial,
@@ -37,7 +38,8 @@ class SimulatorState:
             self.by_status: Counter[str] = Counter()
             self.by_key: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
-            self.usage_log = UsageLog()
+            if clear_log:
+                self.usage_log.clear()
 
     def configure(self, **changes) -> SimulatorConfig:
         names = {f.name for f in fields(SimulatorConfig)}

@@ -9,6 +9,8 @@ common.GetPageQuery, middleware/auth.go authHelper).
 from __future__ import annotations
 
 import hmac
+import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -40,11 +42,24 @@ class Charge:
 
 
 class UsageLog:
-    """Entries in id order. Not locked itself: SimulatorState guards it with its lock."""
+    """Entries in id order. Not locked itself: SimulatorState guards it with its lock.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    With a `path` the log outlives the process, as a real gateway's does: entries already in
+    the file (one JSON object a line) are loaded, and each new one is appended as it is
+    written. `clear()` empties both."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, path: str = "") -> None:
         self.clock = clock
+        self.path = path
         self.entries: list[dict] = []
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as stored:
+                self.entries = [json.loads(line) for line in stored if line.strip()]
+
+    def clear(self) -> None:
+        self.entries = []
+        if self.path:
+            open(self.path, "w").close()
 
     def add(self, charge: Charge) -> dict:
         entry = {
@@ -61,6 +76,9 @@ class UsageLog:
             "other": "{}",
         }
         self.entries.append(entry)
+        if self.path:
+            with open(self.path, "a", encoding="utf-8") as stored:
+                stored.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return entry
 
     def totals(self) -> dict:

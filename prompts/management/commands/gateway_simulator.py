@@ -33,6 +33,12 @@ class Command(BaseCommand):
             default=DEFAULT_LOG_TOKEN,
             help="access token for the usage log, GET /api/log/self",
         )
+        parser.add_argument(
+            "--log-file",
+            default="",
+            help="keep the usage log in this JSONL file as well: loaded at start, appended "
+            "to, so a restarted simulator still serves what it billed before",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -45,6 +51,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 insufficient_quota=options["insufficient_quota"],
                 log_token=options["log_token"],
+                log_file=options["log_file"],
             )
             simulator = start_simulator(config, host=options["host"], port=options["port"])
         except (ValueError, OSError) as exc:
