@@ -62,3 +62,15 @@ def test_it_says_unpriced_unconfirmed_calls_have_no_maximum(frozen_clock, crew, 
     assert "at most ¥0" not in html
     assert "1 unconfirmed call for a model with no price: no maximum" in html
     assert GatewayCall.objects.get().max_cost is None
+
+
+def test_it_says_on_the_job_page_that_an_attempt_is_unconfirmed(frozen_clock, crew, project,
+                                                               price, member_client):
+    _unconfirmed(crew, project, price, at=local(2026, 11, 20, 9))
+    call = GatewayCall.objects.get()
+    html = member_client.get(reverse("job_detail", args=[call.job_id])).content.decode()
+    assert "unconfirmed: the worker stopped before the answer came" in html
+    GatewayCall.objects.filter(pk=call.pk).update(state="completed", outcome="lost",
+                                                  cost=0)
+    html = member_client.get(reverse("job_detail", args=[call.job_id])).content.decode()
+    assert "the gateway did not bill it" in html

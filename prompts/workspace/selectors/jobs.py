@@ -72,17 +72,20 @@ class CallTotals:
         return self.prompt_tokens + self.completion_tokens
 
 
+# Named apart from the fields: an aggregate called "cost" would hide the column from filters.
 _TOTALS = {
-    "calls": Count("id"),
-    "prompt_tokens": Coalesce(Sum("prompt_tokens"), 0),
-    "completion_tokens": Coalesce(Sum("completion_tokens"), 0),
-    "cost": Coalesce(Sum("cost"), Decimal(0), output_field=DecimalField()),
-    "unpriced_calls": Count("id", filter=Q(price__isnull=True)),
+    "n_calls": Count("id"),
+    "n_prompt_tokens": Coalesce(Sum("prompt_tokens"), 0),
+    "n_completion_tokens": Coalesce(Sum("completion_tokens"), 0),
+    "n_cost": Coalesce(Sum("cost"), Decimal(0), output_field=DecimalField()),
+    "n_unpriced_calls": Count("id", filter=Q(cost__isnull=True)),
 }
 
 
 def call_totals(calls: QuerySet[GatewayCall]) -> CallTotals:
-    return CallTotals(**calls.aggregate(**_TOTALS))
+    """Totals of the completed calls: one in flight, or unconfirmed, has no cost yet."""
+    row = calls.filter(state=GatewayCall.State.COMPLETED).aggregate(**_TOTALS)
+    return CallTotals(**{name[2:]: value for name, value in row.items()})
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,19 @@ def _call_label(call: GatewayCall) -> str:
 
 def timeline_entry(call: GatewayCall) -> str:
     """One attempt in words, e.g. "429 — waited 12 s per Retry-After"."""
+    if call.state == GatewayCall.State.IN_FLIGHT:
+        return str(_("at the gateway now"))
+    if call.state == GatewayCall.State.UNKNOWN:
+        return str(_("unconfirmed: the worker stopped before the answer came; reconciliation "
+                     "with the gateway's log will say what it cost"))
     label = _call_label(call)
     outcome = call.outcome
+    if outcome == GatewayCall.Outcome.LOST:
+        if call.cost == 0:
+            return str(_("the worker stopped before the answer came; the gateway did not "
+                         "bill it"))
+        return str(_("the worker stopped before the answer came; the gateway's log says it "
+                     "was billed"))
     if outcome == GatewayCall.Outcome.OK:
         return str(_("succeeded"))
     if outcome in (GatewayCall.Outcome.RATE_LIMITED, GatewayCall.Outcome.TRANSIENT):
