@@ -58,14 +58,14 @@ def budget_statuses(*, team_id: int, user_id: int | None, day: date | None = Non
         budgets = budgets_for(team_id=team_id, user_id=user_id)
     if not budgets:
         return []
-    spent = spend or spent_in_month(team_id=team_id, day=day)
+    spent = spend or spent_in_month(team_id=team_id, day=day, held=False)
     return [BudgetStatus(budget=budget, spent=spent.of(budget.user_id)) for budget in budgets]
 
 
 def team_budget_statuses(*, team_id: int, day: date | None = None) -> list[BudgetStatus]:
     """Every budget of a team (the team's first, then users' by name) for the budget page."""
     budgets = list(Budget.objects.filter(team_id=team_id).select_related("user", "updated_by"))
-    spent = spent_in_month(team_id=team_id, day=day)
+    spent = spent_in_month(team_id=team_id, day=day, held=False)
     statuses = [BudgetStatus(budget=budget, spent=spent.of(budget.user_id)) for budget in budgets]
     statuses.sort(key=lambda s: (not s.is_team, s.budget.user.username if s.budget.user else ""))
     return statuses

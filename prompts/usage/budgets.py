@@ -80,13 +80,14 @@ class MonthSpend:
         return sum(self.unconfirmed_by_user.values(), Unconfirmed())
 
 
-def spent_in_month(*, team_id: int, day: date | None = None) -> MonthSpend:
+def spent_in_month(*, team_id: int, day: date | None = None, held: bool = True) -> MonthSpend:
     """What the team spent in the month of `day` (default today) and what its open calls
     hold, in one query. The only place "spent this month" is computed: budgets, their
     reservations, banners, pages, forecasts and e-mails read it.
 
     Spending is the daily rollup of completed calls; an open call (in flight, or unknown
-    until reconciliation settles it) is held at its maximum cost, by the month it started."""
+    until reconciliation settles it) is held at its maximum cost, by the month it started.
+    `held=False` reads the spending alone (what a banner or "used up" compares)."""
     first = month_start(day)
     spent = (
         DailyUsage.objects.filter(team_id=team_id, day__gte=first, day__lt=next_month_start(day))
@@ -95,7 +96,7 @@ def spent_in_month(*, team_id: int, day: date | None = None) -> MonthSpend:
                   unpriced=Value(0))
         .values_list("kind", "user_id", "amount", "calls", "unpriced")
     )
-    held = (
+    open_calls = (
         GatewayCall.objects.filter(team_id=team_id, started_at__gte=local_midnight(first),
                                    started_at__lt=local_midnight(next_month_start(day)))
         .exclude(state=GatewayCall.State.COMPLETED)  # the partial index call_open_state
@@ -107,7 +108,8 @@ def spent_in_month(*, team_id: int, day: date | None = None) -> MonthSpend:
     by_user: dict[int, Decimal] = {}
     reserved: dict[int, Decimal] = {}
     unconfirmed: dict[int, Unconfirmed] = {}
-    for kind, user_id, amount, calls, unpriced in spent.union(held, all=True):
+    for kind, user_id, amount, calls, unpriced in (spent.union(open_calls, all=True)
+                                                   if held else spent):
         # SQLite returns sums with stray digits; the ledger's precision is 6 places.
         amount = (amount or Decimal(0)).quantize(LEDGER_PLACES)
         if kind == "spent":
@@ -132,7 +134,7 @@ def budget_exceeded(*, team_id: int, user_id: int, day: date | None = None) -> B
     budgets = budgets_for(team_id=team_id, user_id=user_id)
     if not budgets:
         return None
-    spent = spent_in_month(team_id=team_id, day=day)
+    spent = spent_in_month(team_id=team_id, day=day, held=False)
     for budget in budgets:
         if spent.of(budget.user_id) >= budget.monthly_limit:
             return budget
@@ -213,7 +215,7 @@ def budget_warnings_send(*, day: date | None = None) -> int:
     spending: dict[int, MonthSpend] = {}
     for budget in pending:
         if budget.team_id not in spending:
-            spending[budget.team_id] = spent_in_month(team_id=budget.team_id, day=day)
+            spending[budget.team_id] = spent_in_month(team_id=budget.team_id, day=day, held=False)
         spent = spending[budget.team_id].of(budget.user_id)
         if spent <= 0 or spent < budget.monthly_limit * budget.warn_at:
             continue

@@ -153,6 +153,8 @@ def _reserve_redis(limits: BudgetLimits, amount: Decimal, month: date,
     except backend.errors:
         logger.warning("budget reservations unreachable in Redis: job deferred", exc_info=True)
         return Reservation(opened=None, amount=amount, retry_s=5.0)
+    if answer[0] == -1:  # gone again at once (a flush): ask again shortly
+        return Reservation(opened=None, amount=amount, retry_s=1.0)
     if answer[0] != 1:
         scope = "team" if int(answer[1]) == 1 else "user"
         limit = limits.team_limit if scope == "team" else limits.user_limit
@@ -201,8 +203,10 @@ def _adjust(keys: list[str], micro: int) -> None:
 def _reserve_locked(limits: BudgetLimits, amount: Decimal, month: date,
                     open_attempt: Callable[[], object | None]) -> Reservation:
     with transaction.atomic():
+        # Locked in one order (by id), so two workers can never wait on each other.
         budgets = list(Budget.objects.select_for_update().filter(
-            Q(user__isnull=True) | Q(user_id=limits.user_id), team_id=limits.team_id))
+            Q(user__isnull=True) | Q(user_id=limits.user_id), team_id=limits.team_id)
+            .order_by("pk"))
         spend = spent_in_month(team_id=limits.team_id, day=month)
         for budget in sorted(budgets, key=lambda b: b.user_id is not None):
             used = spend.used_of(budget.user_id)
