@@ -47,15 +47,15 @@ class _Entries:
     def __init__(self, entries: Iterable[UsageLogEntry], start: datetime, end: datetime):
         self.entries, self.start, self.end = entries, start, end
         self.count = 0
-        self.with_our_ids = 0
+        self.with_our_ids = 0  # 1 once an entry carries one
 
     def __iter__(self) -> Iterator[UsageLogEntry]:
         for entry in self.entries:
             if not self.start <= entry.created_at < self.end:
                 continue
             self.count += 1
-            if _UUID.match(entry.request_id):
-                self.with_our_ids += 1
+            if not self.with_our_ids and _UUID.match(entry.request_id):
+                self.with_our_ids = 1
             yield entry
 
 
