@@ -70,7 +70,8 @@ SCHEMAS = {
     "Usage": {
         "type": "object",
         "required": ["since", "until", "calls", "prompt_tokens", "completion_tokens",
-                     "cost_rmb", "unpriced_calls"],
+                     "cost_rmb", "unpriced_calls", "unconfirmed_calls",
+                     "unconfirmed_at_most_rmb"],
         "properties": {
             "since": {"type": "string", "format": "date"},
             "until": {"type": "string", "format": "date"},
@@ -79,6 +80,13 @@ SCHEMAS = {
             "completion_tokens": {"type": "integer"},
             "cost_rmb": {"type": "string", "description": "decimal ¥ amount, priced calls only"},
             "unpriced_calls": {"type": "integer"},
+            "unconfirmed_calls": {
+                "type": "integer",
+                "description": "calls whose answer was lost with their worker: in no figure "
+                               "above until reconciliation with the gateway's log settles them"},
+            "unconfirmed_at_most_rmb": {
+                "type": "string",
+                "description": "decimal ¥: the most the unconfirmed calls can have cost"},
         },
     },
 }
