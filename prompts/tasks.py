@@ -7,6 +7,11 @@ from celery import shared_task
 from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.usage.budgets import budget_warnings_send
+from prompts.workspace.services.webhook_delivery import (
+    webhook_deliver,
+    webhook_events_fan_out,
+    webhooks_sweep,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +32,21 @@ def sweep_jobs() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def send_budget_warnings() -> int:
     return budget_warnings_send()
+
+
+@shared_task(ignore_result=True)
+def fan_out_webhook_events() -> int:
+    return webhook_events_fan_out()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    return webhook_deliver(delivery_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_webhooks() -> dict[str, int]:
+    counts = webhooks_sweep()
+    if any(counts.values()):
+        logger.info("webhook sweep: %s", counts)
+    return counts

@@ -162,6 +162,7 @@ def _payload(job: GenerationJob, has_references: bool) -> dict:
         temperature=REPAIR_TEMPERATURE if previous_raw else float(job.temperature),
         max_tokens=job.max_tokens,
         repair_of=previous_raw,
+        house_style=job.house_rules,
     )
 
 
@@ -180,7 +181,7 @@ def job_run(job_id: int) -> str | None:
         return _park(job_id, WaitReason.KEY)
     if not _wait_for_slot(job_id, key.id, pre.reserve_tokens) or not _claim(job_id):
         return None
-    job = GenerationJob.objects.select_related("project").get(pk=job_id)
+    job = GenerationJob.objects.select_related("project", "style_version").get(pk=job_id)
     payload = _payload(job, pre.has_references)
     # The attempt number is ours until we finish: only this worker's attempt can change it.
     attempt = Attempt(job=job, number=job.attempts, key_id=key.id, started_at=timezone.now())

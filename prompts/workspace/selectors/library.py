@@ -9,7 +9,7 @@ from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from prompts.models import Favourite, Project, PromptRecord, Rating, Tag
+from prompts.models import BriefTemplate, Favourite, Project, PromptRecord, Rating, Tag
 from prompts.workspace.selectors.jobs import job_costs
 
 DIFF_FIELDS = (
@@ -39,6 +39,8 @@ class LibraryFilters:
     tag_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    template_id: int | None = None
+    review: str = ""  # a PromptRecord.Review value
 
 
 def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> QuerySet:
@@ -75,6 +77,10 @@ def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> Q
         records = records.filter(created_at__date__gte=filters.date_from)
     if filters.date_to:
         records = records.filter(created_at__date__lte=filters.date_to)
+    if filters.template_id:
+        records = records.filter(job__template_id=filters.template_id)
+    if filters.review:
+        records = records.filter(review_status=filters.review)
     return records
 
 
@@ -87,6 +93,8 @@ def library_choices(*, team_id: int) -> dict:
             .values_list("id", "username")
         ),
         "tags": list(Tag.objects.filter(team_id=team_id).values_list("id", "name")),
+        "templates": list(BriefTemplate.objects.filter(team_id=team_id)
+                          .values_list("id", "name")),
     }
 
 
@@ -143,7 +151,7 @@ def _field_text(record: PromptRecord, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _segments(old: str, new: str) -> list[dict]:
+def word_diff(old: str, new: str) -> list[dict]:
     """Word-level changes: [{"op": "equal"|"delete"|"insert", "text"}]."""
     old_words, new_words = _WORDS.findall(old), _WORDS.findall(new)
     segments = []
@@ -166,7 +174,7 @@ def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
         before, after = _field_text(old, name), _field_text(new, name)
         rows.append({
             "field": name, "label": label, "changed": before != after,
-            "segments": _segments(before, after) if before != after else [],
+            "segments": word_diff(before, after) if before != after else [],
             "text": after,
         })
     return rows
@@ -175,7 +183,7 @@ def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
 def records_for_export(records: QuerySet) -> QuerySet:
     """Records with everything an export reads, oldest first."""
     return (
-        records.select_related("job", "project", "author")
-        .prefetch_related("tags")
+        records.select_related("job__style_version", "project", "author")
+        .prefetch_related("tags", "job__references")
         .order_by("created_at", "id")
     )

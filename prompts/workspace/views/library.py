@@ -26,6 +26,7 @@ from prompts.workspace.selectors.library import (
     record_detail,
     records_for_export,
 )
+from prompts.workspace.selectors.studio import record_studio
 from prompts.workspace.services.records import (
     record_comment_add,
     record_favourite_toggle,
@@ -79,6 +80,7 @@ def _record_page(request: HttpRequest, record, status: int = 200, **forms) -> Ht
         "tags_form": TagsForm(initial={"tags": ", ".join(t.name for t in detail.tags)}),
         "rating_form": RatingForm(initial={"stars": detail.my_rating}),
         "comment_form": CommentForm(), **forms,
+        "studio": record_studio(record=record, user=request.user),
     }
     return render(request, "prompts/record_detail.html", context, status=status)
 
@@ -145,7 +147,8 @@ def record_rerun_view(request: HttpRequest, record_id: int) -> HttpResponse:
     record = record_for_member(request.user, record_id)
     job = record.job
     initial = {"brief": job.brief, "task_type": job.task_type, "temperature": job.temperature,
-               "max_tokens": job.max_tokens, "references": list(job.references.all())}
+               "max_tokens": job.max_tokens, "references": list(job.references.all()),
+               "style": job.style_version.style_id if job.style_version_id else None}
     form = GenerateForm(request.POST or None, project=record.project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
