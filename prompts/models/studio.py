@@ -88,13 +88,15 @@ class HouseStyleVersion(models.Model):
             models.CheckConstraint(condition=Q(number__gte=1), name="styleversion_number_gte_1"),
             models.CheckConstraint(
                 condition=(Q(width__isnull=True) & Q(height__isnull=True))
-                | (Q(width__gte=DIMENSION_MIN) & Q(width__lte=DIMENSION_MAX)
+                | (Q(width__isnull=False) & Q(height__isnull=False)
+                   & Q(width__gte=DIMENSION_MIN) & Q(width__lte=DIMENSION_MAX)
                    & Q(height__gte=DIMENSION_MIN) & Q(height__lte=DIMENSION_MAX)),
                 name="styleversion_size_pair_in_range",
             ),
             models.CheckConstraint(
                 condition=(Q(aspect_width__isnull=True) & Q(aspect_height__isnull=True))
-                | (Q(aspect_width__gte=1) & Q(aspect_height__gte=1) & Q(width__isnull=True)),
+                | (Q(aspect_width__isnull=False) & Q(aspect_height__isnull=False)
+                   & Q(aspect_width__gte=1) & Q(aspect_height__gte=1) & Q(width__isnull=True)),
                 name="styleversion_aspect_pair_or_size",
             ),
             models.CheckConstraint(

@@ -36,11 +36,8 @@ VARIABLE_PREFIX = "v_"
 
 class TemplateForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
-    body = forms.CharField(
-        label=_("Template"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("Write {variables} in braces, e.g. “Portrait of {subject} in {setting}, "
-                    "{lens}”. Each becomes a field, or a CSV column. {{ and }} are literal "
-                    "braces."))
+    body = forms.CharField(label=_("Template"), max_length=20_000,
+                           widget=forms.Textarea(attrs={"rows": 5}))
     task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices,
                                   initial=TaskType.BALANCED)
     style = forms.ModelChoiceField(label=_("House style"), queryset=None, required=False,
@@ -49,6 +46,12 @@ class TemplateForm(forms.Form):
     def __init__(self, *args, team_id: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["style"].queryset = team_styles(team_id)
+        example = _("Portrait of %(subject)s in %(setting)s, %(lens)s") % {
+            "subject": f"{{{_('subject')}}}", "setting": f"{{{_('setting')}}}",
+            "lens": f"{{{_('lens')}}}"}
+        self.fields["body"].help_text = _(
+            "Write variables in braces, e.g. “%(example)s”. Each becomes a field, or a CSV "
+            "column. Write {{ and }} for literal braces.") % {"example": example}
 
 
 class _TemplateUseForm(forms.Form):

@@ -67,12 +67,10 @@ class Comparison:
 def comparison(records: list[PromptRecord]) -> Comparison:
     """The records as the compare page shows them; prompts diffed word by word against
     the first record, settings rows marked where any value differs."""
-    records = list(PromptRecord.objects.filter(pk__in=[r.pk for r in records])
-                   .select_related("job__template", "job__style_version__style", "project",
-                                   "author")
-                   .prefetch_related("job__references").in_bulk().values())
-    order = {record.pk: index for index, record in enumerate(records)}
-    records.sort(key=lambda record: order[record.pk])
+    loaded = (PromptRecord.objects.filter(pk__in=[r.pk for r in records])
+              .select_related("job__template", "job__style_version__style", "project", "author")
+              .prefetch_related("job__references").in_bulk())
+    records = [loaded[record.pk] for record in records]
     baseline = records[0]
     ratings = {row["record"]: row for row in Rating.objects.filter(record__in=records)
                .values("record").annotate(avg=Avg("stars"), n=Count("id"))}

@@ -163,7 +163,34 @@ def word_diff(old: str, new: str) -> list[dict]:
             segments.append({"op": "insert", "text": "".join(new_words[b1:b2])})
         if op == "equal":
             segments.append({"op": "equal", "text": "".join(old_words[a1:a2])})
-    return segments
+    return _joined_changes(segments)
+
+
+def _joined_changes(segments: list[dict]) -> list[dict]:
+    """Changes separated only by a space read as one: "-morning mist +golden hour", not
+    "-morning +golden -mist +hour"."""
+    joined: list[dict] = []
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        if segment["op"] != "equal":
+            deleted, inserted = [], []
+            while index < len(segments):
+                current = segments[index]
+                follows = index + 1 < len(segments) and segments[index + 1]["op"] != "equal"
+                if current["op"] == "equal" and not (current["text"].isspace() and follows):
+                    break
+                if current["op"] in ("equal", "delete"):
+                    deleted.append(current["text"])
+                if current["op"] in ("equal", "insert"):
+                    inserted.append(current["text"])
+                index += 1
+            joined += [{"op": op, "text": "".join(parts)}
+                       for op, parts in (("delete", deleted), ("insert", inserted)) if parts]
+            continue
+        joined.append(segment)
+        index += 1
+    return joined
 
 
 def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:

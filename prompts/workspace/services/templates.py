@@ -149,7 +149,8 @@ def _save(template: BriefTemplate, name: str) -> None:
                                               "“%(name)s”.") % {"name": name}, field="name")
     if not template.variables:
         raise TemplateRefused("no_variables", _(
-            "A template needs at least one {variable}, like {subject}."), field="body")
+            "A template needs at least one variable in braces, like %(example)s.")
+            % {"example": f"{{{_('subject')}}}"}, field="body")
     template.full_clean(exclude=["team", "created_by", "style"], validate_constraints=False)
     template.save()
 
