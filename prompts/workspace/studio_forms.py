@@ -46,9 +46,9 @@ class TemplateForm(forms.Form):
     def __init__(self, *args, team_id: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["style"].queryset = team_styles(team_id)
+        subject, setting, lens = _("subject"), _("setting"), _("lens")
         example = _("Portrait of %(subject)s in %(setting)s, %(lens)s") % {
-            "subject": f"{{{_('subject')}}}", "setting": f"{{{_('setting')}}}",
-            "lens": f"{{{_('lens')}}}"}
+            "subject": f"{{{subject}}}", "setting": f"{{{setting}}}", "lens": f"{{{lens}}}"}
         self.fields["body"].help_text = _(
             "Write variables in braces, e.g. “%(example)s”. Each becomes a field, or a CSV "
             "column. Write {{ and }} for literal braces.") % {"example": example}

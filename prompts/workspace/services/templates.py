@@ -148,9 +148,10 @@ def _save(template: BriefTemplate, name: str) -> None:
         raise TemplateRefused("name_taken", _("The team already has a template called "
                                               "“%(name)s”.") % {"name": name}, field="name")
     if not template.variables:
+        subject = _("subject")
         raise TemplateRefused("no_variables", _(
             "A template needs at least one variable in braces, like %(example)s.")
-            % {"example": f"{{{_('subject')}}}"}, field="body")
+            % {"example": f"{{{subject}}}"}, field="body")
     template.full_clean(exclude=["team", "created_by", "style"], validate_constraints=False)
     template.save()
 
