@@ -96,7 +96,9 @@ class TemplateGenerateForm(_TemplateUseForm):
         for name in self.template.variables:
             self.fields[VARIABLE_PREFIX + name] = forms.CharField(
                 label=name, max_length=2_000, widget=forms.TextInput(
-                    attrs={"data-variable": name}))
+                    attrs={"data-variable": name}),
+                error_messages={"required": _("The variable “%(name)s” has no value.")
+                                % {"name": name}})
 
     def variable_fields(self):
         return [self[VARIABLE_PREFIX + name] for name in self.template.variables]

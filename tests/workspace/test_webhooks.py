@@ -35,8 +35,8 @@ from prompts.workspace.services.webhooks import (
     webhook_test_send,
 )
 from prompts.workspace.url_fetch import UrlRefused
-from tests.conftest import drain
-from tests.workspace.conftest import deliver_all, make_record
+from tests.conftest import deliver_all, drain
+from tests.workspace.conftest import make_record
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ALL_EVENTS = ["job.succeeded", "job.failed", "record.approved", "budget.warning"]

@@ -64,6 +64,11 @@ def record_submit(*, record: PromptRecord, user: User, comment: str = "",
 
 def record_withdraw(*, record: PromptRecord, user: User,
                     ip_address: str | None = None) -> PromptRecord:
+    """The author, or a reviewer, takes the record back out of review."""
+    if record.author_id != user.pk and not can_review(user=user,
+                                                      team_id=record.project.team_id):
+        raise ReviewRefused("not_author", _(
+            "Only the record's author or a reviewer can withdraw it from review."), status=403)
     return _move(record, user=user, action=Action.WITHDRAW, sources=(Review.PENDING,),
                  target=Review.DRAFT, comment="", ip_address=ip_address)
 
