@@ -103,3 +103,18 @@ def test_the_chinese_pages_are_in_chinese(manager_client, studio):
         html = manager_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
         english = visible_words(html) - ALLOWED - user_data
         assert not english, f"{url}: {sorted(english)[:20]}"
+
+
+def test_the_django_admin_shows_the_studio_without_its_secrets(admin_client, admin_user,
+                                                                studio):
+    admin_user.is_superuser = True
+    admin_user.save()
+    for model in ("housestyle", "brieftemplate", "sharelink", "webhookendpoint", "webhookevent",
+                  "webhookdelivery", "webhookdeliveryattempt", "teamreviewer", "reviewstep"):
+        assert admin_client.get(f"/admin/prompts/{model}/").status_code == 200, model
+    endpoint = studio["endpoint"]
+    page = admin_client.get(f"/admin/prompts/webhookendpoint/{endpoint.id}/change/")
+    assert page.status_code == 200
+    assert endpoint.secret_encrypted not in page.content.decode()
+    style = admin_client.get(f"/admin/prompts/housestyle/{studio['style'].id}/change/")
+    assert style.status_code == 200 and "logo" in style.content.decode()

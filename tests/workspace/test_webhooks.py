@@ -305,3 +305,29 @@ def test_refusals_of_the_guard_name_the_reason():
     with pytest.raises(UrlRefused) as refused:
         url_fetch.url_vet("https://[::1]/x")
     assert refused.value.code == "private_address"
+
+
+def test_the_secret_moves_with_the_encryption_keys(webhook_receiver, crew, record, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    endpoint, secret = webhook_endpoint_create(team=crew.team, user=crew.manager,
+                                               url=webhook_receiver.url, events=ALL_EVENTS)
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    call_command("reencrypt_secrets", stdout=open("/dev/null", "w"))
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone
+    approve(record, crew)
+    deliver_all()
+    request = webhook_receiver.requests[0]
+    assert readme_verifier()(secret, request["headers"]["X-GrokWeb-Signature"], request["body"])
+
+
+def test_webhook_secrets_and_share_tokens_never_reach_the_logs(caplog):
+    import logging
+
+    logging.getLogger("grokweb.test").warning(
+        "posted with whsec_abcdefghijklmnop to GET /s/AbCdEfGhIjKlMnOpQrStUvWxYz012345/")
+    assert "whsec_abcdefghijklmnop" not in caplog.text
+    assert "AbCdEfGhIjKlMnOpQrStUvWxYz012345" not in caplog.text and "/s/[redacted]" in caplog.text
