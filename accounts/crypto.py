@@ -6,7 +6,6 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
-
 # Every column holding a secret encrypted with fernet(), as (app_label.Model, field): what
 # `reencrypt_secrets` moves to a new key. Apps register their own (prompts: webhook secrets).
 ENCRYPTED_FIELDS: list[tuple[str, str]] = [("accounts.GatewayKey", "secret_encrypted")]
