@@ -39,7 +39,7 @@ from prompts.workspace.views.common import (
     page_of,
     query_without_page,
 )
-from prompts.workspace.views.jobs import generate_context
+from prompts.workspace.views.jobs import generate_context, redirect_to_job
 
 
 @login_required
@@ -149,11 +149,12 @@ def record_rerun_view(request: HttpRequest, record_id: int) -> HttpResponse:
     form = GenerateForm(request.POST or None, project=record.project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            child = record_rerun(record=record, user=request.user, spec=form.job_spec())
+            child, created = record_rerun(record=record, user=request.user, spec=form.job_spec(),
+                                          key=form.submission_key("job"))
         except JobRefused as refused:
             form.add_error(None, refused.message)
         else:
-            return redirect("job_detail", job_id=child.pk)
+            return redirect_to_job(request, child, created=created)
     return render(request, "prompts/generate.html", generate_context(
         form, project=record.project, parent=record), status=422 if form.errors else 200)
 
