@@ -42,7 +42,7 @@ def parse_id(raw) -> int | None:
     """A primary key from user input, or None for anything that cannot name a row
     (not a number, zero or negative, beyond a bigint)."""
     text = str(raw).strip() if raw is not None else ""
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # not "²" or "١"
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.access import parse_id
 from prompts.access import job_for_member, project_for_member, reference_for_member
 from prompts.gateway.limits import TASK_PRESETS, TEMPERATURE_WARN_ABOVE
 from prompts.pipeline.control import job_cancel, job_retry
@@ -33,9 +34,9 @@ def generate_context(form: GenerateForm, **extra) -> dict:
 
 def _initial_brief(request: HttpRequest, project) -> dict:
     """A starting brief: typed into the URL, or read from a reference's A1111 PNG text."""
-    reference_id = request.GET.get("from_reference", "")
-    if reference_id.isdigit():
-        reference = reference_for_member(request.user, int(reference_id))
+    reference_id = parse_id(request.GET.get("from_reference"))
+    if reference_id is not None:
+        reference = reference_for_member(request.user, reference_id)
         metadata = read_generation_metadata({"parameters": reference.png_parameters})
         if reference.project_id == project.pk and metadata and metadata.positive_prompt:
             return {"brief": metadata.positive_prompt, "references": [reference.pk]}

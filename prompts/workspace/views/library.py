@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.access import parse_id
 from prompts.access import record_for_member
 from prompts.pipeline.creation import JobRefused
 from prompts.workspace.forms import (
@@ -58,7 +59,8 @@ def library(request: HttpRequest) -> HttpResponse:
 def library_export(request: HttpRequest) -> HttpResponse:
     """The records ticked in the library, in one file."""
     membership = current_membership(request)
-    ids = [int(value) for value in request.GET.getlist("ids") if value.isdigit()]
+    ids = [parse_id(value) for value in request.GET.getlist("ids")]
+    ids = [value for value in ids if value is not None]
     if not ids:
         messages.error(request, _("Tick the records to export first."))
         return redirect("library")
