@@ -209,3 +209,162 @@ def test_it_answers_every_url_with_bad_values_without_a_5xx(walker, api, project
             if response.status_code >= 500:
                 failures.append(f"POST {path} {body[:20]!r}: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+# 14. First run against a real gateway ----------------------------------------------------
+
+REAL_KEY = "sk-litellm-master-key-0123456789"
+SPEC = {"positive_prompt": "a tea farmer in morning mist, 35mm", "negative_prompt": "blurry",
+        "width": 832, "height": 1216, "steps": 30, "cfg_scale": 6.5, "sampler": "Euler a",
+        "style": "photo", "seed": 7, "visual_features": None}
+
+
+class StrictGateway:
+    """A second OpenAI-compatible server on loopback that is not the bundled simulator: it
+    knows one key and, like LiteLLM's proxy without a database, answers any other key with
+    a 400. It records the keys it was sent."""
+
+    def __init__(self, key: str):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        gateway = self
+        self.keys_seen: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                sent = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                gateway.keys_seen.append(sent)
+                if sent != key:
+                    self._answer(400, {"error": {
+                        "message": "Authentication Error, Invalid proxy server token passed.",
+                        "type": "auth_error", "param": "None", "code": "400"}})
+                return sent == key
+
+            def do_GET(self):
+                if self._authorised():
+                    self._answer(200, {"object": "list", "data": [{"id": "grok-build-0.1"}]})
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self._authorised():
+                    self._answer(200, {
+                        "id": "chatcmpl-1", "object": "chat.completion", "model": "grok-build-0.1",
+                        "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                            "role": "assistant", "content": json.dumps(SPEC)}}],
+                        "usage": {"prompt_tokens": 420, "completion_tokens": 96}})
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def real_gateway(db, settings, monkeypatch, tmp_path):
+    """`GATEWAY_BASE_URL=… GATEWAY_API_KEY=… make run`: the settings it gives."""
+    from prompts.management.commands import seed_demo
+    from prompts.pipeline.client import gateway_client
+
+    gateway = StrictGateway(REAL_KEY)
+    monkeypatch.setattr(seed_demo, "LOGINS_FILE", tmp_path / "demo-logins.txt")
+    settings.GATEWAY_BASE_URL = gateway.base_url
+    settings.GATEWAY_API_KEY = REAL_KEY
+    settings.GATEWAY_BACKOFF_BASE_S = settings.GATEWAY_BACKOFF_CAP_S = 0.01
+    gateway_client.cache_clear()
+    yield gateway
+    gateway_client.cache_clear()
+    gateway.close()
+
+
+def _first_job_runs(gateway: StrictGateway) -> None:
+    from prompts.models import Project
+    from prompts.pipeline.creation import JobSpec, job_create
+    from tests.conftest import drain
+
+    member = Project.objects.get(name="Demo").team.members.get(username="member")
+    job = job_create(user=member, project=Project.objects.get(name="Demo"),
+                     spec=JobSpec(brief="A tea farmer in morning mist"))
+    assert drain(job.id) == "succeeded"
+    job.refresh_from_db()
+    assert job.record.positive_prompt == SPEC["positive_prompt"]
+    assert set(gateway.keys_seen) == {REAL_KEY}  # the demo key never went out
+
+
+def test_it_runs_the_first_job_on_a_fresh_install_against_a_real_gateway(real_gateway):
+    from django.core.management import call_command
+
+    from accounts.models import GatewayKey
+
+    out = io.StringIO()
+    call_command("seed_demo", "--password", "demo-pass-123", stdout=out)
+    active = GatewayKey.objects.get(status="active")
+    assert active.masked in out.getvalue() and REAL_KEY not in out.getvalue()
+    assert not GatewayKey.objects.filter(name="simulator").exists()
+    _first_job_runs(real_gateway)
+
+
+def test_it_replaces_the_demo_key_when_the_install_moves_to_a_real_gateway(real_gateway,
+                                                                           settings):
+    from django.core.management import call_command
+
+    from accounts.models import GatewayKey
+    from prompts.pipeline.keys import SIMULATOR_DEMO_KEY, gateway_key_add
+
+    # Yesterday: `make run` with the bundled simulator.
+    gateway_key_add(name="simulator", secret=SIMULATOR_DEMO_KEY, activate=True)
+    call_command("seed_demo", "--password", "demo-pass-123", stdout=io.StringIO())
+    statuses = dict(GatewayKey.objects.values_list("name", "status"))
+    assert statuses["simulator"] == "retiring"
+    assert GatewayKey.objects.get(status="active").name.startswith("env-")
+    _first_job_runs(real_gateway)
+
+
+def test_it_imports_the_key_when_a_worker_starts(real_gateway):
+    from celery.signals import worker_ready
+
+    import prompts.tasks  # noqa: F401  (a worker loads its tasks, and with them the receiver)
+    from accounts.models import GatewayKey
+    from prompts.pipeline.keys import SIMULATOR_DEMO_KEY, gateway_key_add
+
+    gateway_key_add(name="simulator", secret=SIMULATOR_DEMO_KEY, activate=True)
+    worker_ready.send(sender=None)
+    assert GatewayKey.objects.get(status="active").name.startswith("env-")
+
+
+def test_it_leaves_a_key_an_admin_activated_alone(real_gateway, active_key):
+    from django.core.management import call_command
+
+    from accounts.models import GatewayKey
+
+    out = io.StringIO()
+    call_command("seed_demo", "--password", "demo-pass-123", stdout=out)
+    assert GatewayKey.objects.get(status="active") == active_key
+    assert not GatewayKey.objects.filter(name__startswith="env-").exists()
+
+
+def test_it_warns_when_a_real_gateway_has_no_key(real_gateway, settings):
+    from django.core.management import call_command
+
+    from accounts.models import GatewayKey
+
+    settings.GATEWAY_API_KEY = ""
+    out = io.StringIO()
+    call_command("seed_demo", "--password", "demo-pass-123", stdout=out)
+    assert not GatewayKey.objects.exists()  # not the simulator's key: it is worthless here
+    assert "set GATEWAY_API_KEY" in out.getvalue()
