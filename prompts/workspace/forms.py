@@ -69,7 +69,9 @@ def _new_submission_token() -> str:
 class SubmissionTokenField(forms.CharField):
     """A one-time token rendered into a job-creating form (a new one on every render): the
     form's repeats — a double click, back and resubmit — carry the same token, and the
-    creation service answers them with the first job instead of a second one."""
+    creation service answers them with the first job instead of a second one. When Back
+    loads the form again from the server (with a new token), static/js/app.js puts back the
+    token the form was sent with."""
 
     def __init__(self, **kwargs):
         super().__init__(

@@ -54,6 +54,8 @@ document.addEventListener("submit", (event) => {
     return;
   }
   form.dataset.submitting = "1";
+  const token = form.querySelector("[name=submission_token]");
+  if (token) sessionStorage.setItem(sentTokenKey(form), token.value);
   // Disabled after the browser has read the form, so the clicked button's value is sent.
   setTimeout(() => {
     form.querySelectorAll("button[type=submit], button:not([type])").forEach((button) => {
@@ -61,6 +63,22 @@ document.addEventListener("submit", (event) => {
       button.setAttribute("aria-busy", "true");
     });
   }, 0);
+});
+
+function sentTokenKey(form) {
+  return "grokweb:sent:" + location.pathname + "#" + (form.id || form.action);
+}
+
+// Back to a job-creating form that was sent: the browser may load it from the server again,
+// with a new token. Send the one it was sent with, so the server answers with the first job.
+document.addEventListener("DOMContentLoaded", () => {
+  const navigation = performance.getEntriesByType("navigation")[0];
+  if (!navigation || navigation.type !== "back_forward") return;
+  document.querySelectorAll("form[data-submit-once]").forEach((form) => {
+    const sent = sessionStorage.getItem(sentTokenKey(form));
+    const token = form.querySelector("[name=submission_token]");
+    if (sent && token) token.value = sent;
+  });
 });
 
 // Back to a page kept in the browser's memory: its forms can be used again.
