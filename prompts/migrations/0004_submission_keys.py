@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prompts', '0002_reference_archived_at'),
+        ('prompts', '0003_gatewaycall_write_ahead'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
