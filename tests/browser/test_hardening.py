@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from accounts.models import GatewayKey, Membership
 from prompts.models import Batch, GenerationJob
 from tests.conftest import ADMIN_PASSWORD, PASSWORD
-from tests.factories import MembershipFactory, TeamFactory
+from tests.factories import JobFactory, MembershipFactory, TeamFactory
 from tests.workspace.conftest import make_record
 
 
@@ -39,11 +39,20 @@ def test_pages_work_under_the_content_security_policy(page, login, crew, project
     MembershipFactory(user=crew.member, team=TeamFactory(name="Night Shift"))
     record = make_record(project, crew.member)
     batch = Batch.objects.create(project=project, created_by=crew.member)
+    for status in ("succeeded", "succeeded", "succeeded", "failed"):
+        JobFactory(project=project, created_by=crew.member, batch=batch, status=status)
     login("ming", PASSWORD)
     for path in ("/", f"/projects/{project.id}/", f"/projects/{project.id}/generate/",
                  f"/records/{record.id}/", f"/batches/{batch.id}/", "/library/"):
         page.goto(path)
         page.wait_for_load_state("networkidle")
+    # Bar widths come from the stylesheet (data-w), not from inline styles.
+    page.goto(f"/batches/{batch.id}/")
+    share = page.evaluate("""() => {
+        const bar = document.querySelector('#batch-progress .progress');
+        return bar.querySelector('.p-done').getBoundingClientRect().width
+               / bar.getBoundingClientRect().width; }""")
+    assert abs(share - 0.75) < 0.02
     # The team menu switches on change (a data-autosubmit select, no inline onchange).
     page.goto("/projects/")
     page.select_option("#team-select", label="Night Shift")
