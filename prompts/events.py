@@ -52,12 +52,12 @@ def fan_out_soon() -> None:
         logger.exception("broker unreachable: webhook events left for the sweep")
 
 
-def job_event_emit(job: GenerationJob, status: str) -> WebhookEvent | None:
+def job_event_emit(*, job_id: int, team_id: int, status: str) -> WebhookEvent | None:
     """job.succeeded or job.failed for a job that has just reached `status`."""
     kind = JOB_STATUS_EVENTS.get(status)
     if kind is None:
         return None
-    return event_emit(team_id=job.project.team_id, kind=kind, job_id=job.pk)
+    return event_emit(team_id=team_id, kind=kind, job_id=job_id)
 
 
 def budget_event_emit(budget, spent, month) -> WebhookEvent | None:

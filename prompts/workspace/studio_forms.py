@@ -20,6 +20,7 @@ from prompts.models import SUBSCRIBABLE_EVENTS, BriefTemplate, ReferenceImage, T
 from prompts.pipeline.creation import JobSpec
 from prompts.workspace.forms import (
     BATCH_MAX_ROWS,
+    _SubmittedOnce,
     csv_upload_text,
     style_version_of,
     team_styles,
@@ -54,7 +55,7 @@ class TemplateForm(forms.Form):
             "column. Write {{ and }} for literal braces.") % {"example": example}
 
 
-class _TemplateUseForm(forms.Form):
+class _TemplateUseForm(_SubmittedOnce):
     """What generating from a template asks besides the values: style, task type, references."""
 
     style = forms.ModelChoiceField(label=_("House style"), queryset=None, required=False,

@@ -1,6 +1,6 @@
 """The studio in a real browser: generating from a template, comparing records, approving
 one, a client opening a share link; and every studio page at desktop and phone width in
-both languages, with nothing wider than the screen.
+both languages, with nothing wider than the screen and nothing the CSP refuses.
 
 SCREENSHOTS_DIR=/some/folder keeps a screenshot of each page for a person to look at.
 """
@@ -206,15 +206,20 @@ def test_every_studio_page_fits_the_screen(browser, live_server, crew, studio, l
                                            language, width):
     folder = os.environ.get("SCREENSHOTS_DIR")
     context, page = sign_in(browser, live_server, "mia", locale=locale, width=width)
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
     try:
         for name, url in studio.items():
             response = page.goto(url)
             assert response.status == 200, url
+            page.wait_for_load_state("load")
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 1, f"{name} at {width} px is {overflow} px wider than the screen"
             if folder:
                 Path(folder).mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=f"{folder}/{name}-{language}-{width}.png", full_page=True)
+        assert violations == []  # no inline script, handler or style on any studio page
     finally:
         context.close()

@@ -79,6 +79,7 @@ def test_an_outsider_sees_nothing_of_ours(outsider_client, pair):
 def test_it_reads_ids_in_both_url_shapes():
     assert parse_compare_ids(["3,5", "9", "5"]) == [3, 5, 9]
     assert parse_compare_ids(["3,-1"]) is None
+    assert parse_compare_ids(["3,²"]) is None
 
 
 def test_the_record_page_links_to_its_rerun_chain(member_client, project, crew):

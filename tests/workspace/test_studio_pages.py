@@ -118,3 +118,12 @@ def test_the_django_admin_shows_the_studio_without_its_secrets(admin_client, adm
     assert endpoint.secret_encrypted not in page.content.decode()
     style = admin_client.get(f"/admin/prompts/housestyle/{studio['style'].id}/change/")
     assert style.status_code == 200 and "logo" in style.content.decode()
+
+
+def test_no_studio_page_has_inline_script_handler_or_style(manager_client, studio):
+    from tests.security.test_access import INLINE
+
+    for url in pages(studio):
+        html = manager_client.get(url).content.decode()
+        for pattern in INLINE:
+            assert not pattern.search(html), f"{url}: {pattern.search(html).group(0)}"

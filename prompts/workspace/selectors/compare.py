@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access import parse_id
 from prompts.models import PromptRecord, Rating
 from prompts.workspace.selectors.jobs import job_costs
 from prompts.workspace.selectors.library import word_diff
@@ -104,11 +105,11 @@ def parse_compare_ids(values: list[str]) -> list[int] | None:
     ids: list[int] = []
     for value in values:
         for part in value.split(","):
-            part = part.strip()
-            if not part:
+            if not part.strip():
                 continue
-            if not part.isdigit() or len(part) > 18 or int(part) == 0:
+            record_id = parse_id(part)
+            if record_id is None:
                 return None
-            if int(part) not in ids:
-                ids.append(int(part))
+            if record_id not in ids:
+                ids.append(record_id)
     return ids

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import actor_of, parse_id
 from prompts.access import project_for_member, style_for_member, template_for_member
-from prompts.pipeline.creation import JobRefused, batch_create, job_create
+from prompts.pipeline.creation import JobRefused, batch_create_once, job_create_once
 from prompts.workspace.formats.generator_formats import A1111_SAMPLER_LABELS
 from prompts.workspace.selectors.studio import (
     studio_overview,
@@ -38,7 +38,12 @@ from prompts.workspace.studio_forms import (
     TemplateForm,
     TemplateGenerateForm,
 )
-from prompts.workspace.views.common import current_membership, refuse_if_archived
+from prompts.workspace.views.common import (
+    current_membership,
+    refusal_with_source_row,
+    refuse_if_archived,
+)
+from prompts.workspace.views.jobs import redirect_to_job
 
 
 def refusal_on_form(form, refused) -> None:
@@ -136,11 +141,13 @@ def template_generate(request: HttpRequest, project_id: int, template_id: int) -
     form = TemplateGenerateForm(request.POST or None, template=template, project=project)
     if request.method == "POST" and form.is_valid():
         try:
-            job = job_create(user=request.user, project=project, spec=form.cleaned_data["spec"])
+            job, created = job_create_once(user=request.user, project=project,
+                                           spec=form.cleaned_data["spec"],
+                                           key=form.submission_key("template-job"))
         except JobRefused as refused:
             form.add_error(None, refused.message)
         else:
-            return redirect("job_detail", job_id=job.pk)
+            return redirect_to_job(request, job, created=created)
     return render(request, "studio/template_generate.html", {
         "form": form, "project": project, "template": template,
     }, status=422 if form.errors else 200)
@@ -155,24 +162,17 @@ def template_batch(request: HttpRequest, project_id: int, template_id: int) -> H
                              project=project)
     if request.method == "POST" and form.is_valid():
         try:
-            batch = batch_create(user=request.user, project=project,
-                                 specs=form.cleaned_data["specs"],
-                                 title=form.cleaned_data["title"] or template.name)
+            batch, _created = batch_create_once(
+                user=request.user, project=project, specs=form.cleaned_data["specs"],
+                title=form.cleaned_data["title"] or template.name,
+                key=form.submission_key("template-batch"))
         except JobRefused as refused:
-            form.add_error(None, _row_refusal(refused, form.source_rows))
+            form.add_error(None, refusal_with_source_row(refused, form.source_rows))
         else:
             return redirect("batch_detail", batch_id=batch.pk)
     return render(request, "studio/template_batch.html", {
         "form": form, "project": project, "template": template,
     }, status=422 if form.errors else 200)
-
-
-def _row_refusal(refused: JobRefused, source_rows: list[int]) -> str:
-    """batch_create counts specs; the user counts the CSV's rows."""
-    if refused.row is None or refused.__cause__ is None:
-        return refused.message
-    return _("Row %(row)s: %(reason)s") % {"row": source_rows[refused.row - 1],
-                                           "reason": refused.__cause__.message}
 
 
 # House styles -----------------------------------------------------------------------------

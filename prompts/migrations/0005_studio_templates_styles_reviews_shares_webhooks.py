@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_console_audit_append_only'),
-        ('prompts', '0002_reference_archived_at'),
+        ('prompts', '0004_submission_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
