@@ -60,6 +60,13 @@ def job_event_emit(*, job_id: int, team_id: int, status: str) -> WebhookEvent | 
     return event_emit(team_id=team_id, kind=kind, job_id=job_id)
 
 
+def jobs_event_emit(*, job_ids: list[int], status: str) -> None:
+    """job.failed (or succeeded) for several jobs one sweep has just finished."""
+    teams = GenerationJob.objects.filter(pk__in=job_ids).values_list("id", "project__team_id")
+    for job_id, team_id in teams:
+        job_event_emit(job_id=job_id, team_id=team_id, status=status)
+
+
 def budget_event_emit(budget, spent, month) -> WebhookEvent | None:
     """budget.warning, when a monthly budget has reached its warning level in `month`."""
     return event_emit(team_id=budget.team_id, kind=WebhookEventKind.BUDGET_WARNING, payload={

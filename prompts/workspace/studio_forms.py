@@ -75,18 +75,18 @@ class _TemplateUseForm(_SubmittedOnce):
         self.fields["references"].queryset = (
             project.references.filter(archived_at__isnull=True).order_by("-created_at"))
 
+    def clean(self):
+        data = super().clean()
+        # Read once: every row of a batch gets the same version.
+        self.style_version = style_version_of(data.get("style"))
+        return data
+
     def _spec(self, values: dict) -> JobSpec:
         data = self.cleaned_data
         return JobSpec(brief=template_render(self.template.body, values),
                        task_type=data["task_type"], references=list(data["references"]),
-                       style_version=self._style_version, use_project_style=False,
+                       style_version=self.style_version, use_project_style=False,
                        template=self.template, template_values=values)
-
-    @property
-    def _style_version(self):
-        if not hasattr(self, "_version"):
-            self._version = style_version_of(self.cleaned_data.get("style"))
-        return self._version
 
 
 class TemplateGenerateForm(_TemplateUseForm):

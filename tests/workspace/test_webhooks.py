@@ -331,3 +331,18 @@ def test_webhook_secrets_and_share_tokens_never_reach_the_logs(caplog):
         "posted with whsec_abcdefghijklmnop to GET /s/AbCdEfGhIjKlMnOpQrStUvWxYz012345/")
     assert "whsec_abcdefghijklmnop" not in caplog.text
     assert "AbCdEfGhIjKlMnOpQrStUvWxYz012345" not in caplog.text and "/s/[redacted]" in caplog.text
+
+
+def test_a_job_the_sweeper_gives_up_on_sends_job_failed(endpoint, webhook_receiver, gateway,
+                                                        project, crew, settings):
+    from prompts.pipeline.sweeper import jobs_sweep
+    from tests.pipeline.test_write_ahead import _worker_dies_mid_call
+
+    settings.GATEWAY_MAX_ATTEMPTS = 1
+    job = job_create(user=crew.member, project=project, spec=JobSpec(brief="A jade teapot"))
+    _worker_dies_mid_call(job, crew.team.id)
+    jobs_sweep()
+    deliver_all()
+    body = json.loads(webhook_receiver.requests[0]["body"])
+    assert body["type"] == "job.failed"
+    assert body["data"]["job"]["error"]["code"] == "lost"
