@@ -186,6 +186,7 @@ def studio(crew, project, webhook_receiver, price):
     webhook_events_fan_out()
     for delivery in endpoint.deliveries.all():
         webhook_deliver(delivery.pk)
+    draft = make_record(project, crew.member, positive_prompt="a draft, still being edited")
     ids = ",".join(str(record.id) for record in records)
     return {
         "studio": "/studio/", "templates": "/studio/templates/",
@@ -195,7 +196,8 @@ def studio(crew, project, webhook_receiver, price):
         "compare": f"/compare/?ids={ids}", "review-queue": "/studio/reviews/",
         "house-library": "/studio/house-library/", "shares": "/studio/shares/",
         "webhooks": "/studio/webhooks/", "webhook": f"/studio/webhooks/{endpoint.id}/",
-        "record": f"/records/{records[1].id}/", "record-edit": f"/records/{records[0].id}/edit/",
+        "record": f"/records/{records[1].id}/", "record-approved": f"/records/{records[2].id}/",
+        "record-edit": f"/records/{draft.id}/edit/",
         "shared": f"/s/{token}/",
     }
 

@@ -113,6 +113,8 @@ def approved(submitted, crew):
 
 def test_a_locked_record_refuses_edits(member_client, approved):
     before = reload(approved).positive_prompt
+    page = member_client.get(reverse("record_edit", args=[approved.id]))
+    assert page.status_code == 302 and page["Location"] == f"/records/{approved.id}/"
     response = member_client.post(reverse("record_edit", args=[approved.id]), {
         "positive_prompt": "something else", "negative_prompt": ""})
     assert response.status_code == 409

@@ -50,7 +50,7 @@ def pages(s) -> list[str]:
         reverse("style_list"), reverse("style_detail", args=[s["style"].id]),
         reverse("compare") + f"?ids={first.id},{second.id},{approved.id}",
         reverse("compare") + "?ids=1",
-        reverse("record_edit", args=[second.id]),
+        reverse("record_edit", args=[make_record(s["project"], second.author).id]),
         reverse("review_queue"), reverse("house_library"), reverse("share_list"),
         reverse("webhook_list"), reverse("webhook_detail", args=[s["endpoint"].id]),
         reverse("shared", args=[s["token"]]),

@@ -17,6 +17,7 @@ from prompts.workspace.services.records import EDITABLE_FIELDS, record_edit
 from prompts.workspace.services.reviews import (
     ReviewRefused,
     can_review,
+    record_check_unlocked,
     record_review_decide,
     record_submit,
     record_withdraw,
@@ -92,6 +93,12 @@ def record_decide_view(request: HttpRequest, record_id: int) -> HttpResponse:
 @login_required
 def record_edit_view(request: HttpRequest, record_id: int) -> HttpResponse:
     record = record_for_member(request.user, record_id)
+    if request.method == "GET":
+        try:
+            record_check_unlocked(record)
+        except ReviewRefused as refused:
+            messages.info(request, refused.message)
+            return _back_to(record)
     initial = {name: getattr(record, name) for name in EDITABLE_FIELDS}
     form = RecordEditForm(request.POST or None, initial=initial)
     status = 422 if form.errors else 200
