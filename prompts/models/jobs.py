@@ -68,6 +68,17 @@ class GenerationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The studio: the template and values the brief came from, the house style version the
+    # worker sends and enforces.
+    template = models.ForeignKey(
+        "prompts.BriefTemplate", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
+    template_values = models.JSONField(null=True, blank=True)
+    style_version = models.ForeignKey(
+        "prompts.HouseStyleVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -109,8 +120,19 @@ class GenerationJob(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
 
+    @property
+    def house_rules(self):
+        """The house style's rules as plain values for the gateway, or None."""
+        return self.style_version.rules() if self.style_version_id else None
+
 
 class PromptRecord(models.Model):
+    class Review(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("In review")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+        APPROVED = "approved", _("Approved")
+
     job = models.OneToOneField(GenerationJob, on_delete=models.CASCADE, related_name="record")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records")
     author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="records")
@@ -134,11 +156,69 @@ class PromptRecord(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     tags = models.ManyToManyField("Tag", blank=True, related_name="records")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Review: an approved record is locked (a change is a re-run: a new, linked record).
+    review_status = models.CharField(
+        _("review"), max_length=20, choices=Review.choices, default=Review.DRAFT, db_index=True
+    )
+    approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("prompt record")
         verbose_name_plural = _("prompt records")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_status__in=["draft", "pending", "changes_requested",
+                                               "approved"]),
+                name="record_review_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_status="approved", approved_at__isnull=False)
+                | (~Q(review_status="approved") & Q(approved_at__isnull=True)),
+                name="record_approved_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.positive_prompt[:60] or f"Record {self.pk}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.review_status == self.Review.APPROVED
+
+
+class SubmissionKey(models.Model):
+    """What a one-time key already created: a job-creating form's submission token, or the
+    API's `Idempotency-Key` header. One row per (user, key), written in the transaction that
+    creates the job or batch, so a repeat — a double click, back and resubmit, a client's
+    retry — finds the first one instead of creating and billing a second.
+
+    `fingerprint` is a digest of what was asked (the API's JSON body); a key sent again with
+    another request is refused. API keys count for SUBMISSION_KEY_HOURS."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    job = models.ForeignKey(GenerationJob, null=True, blank=True, on_delete=models.CASCADE,
+                            related_name="+")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("submission key")
+        verbose_name_plural = _("submission keys")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="submissionkey_unique_user_key"),
+            models.CheckConstraint(
+                condition=Q(job__isnull=False, batch__isnull=True)
+                | Q(job__isnull=True, batch__isnull=False),
+                name="submissionkey_job_or_batch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -5,13 +5,14 @@ the gateway (JobRefused, a Refusal with a code and a message for the user), then
 jobs and send them to a worker once the transaction commits.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +27,17 @@ from prompts.gateway.limits import (
     TEMPERATURE_MAX,
     TEMPERATURE_MIN,
 )
-from prompts.models import Batch, GatewayModel, GenerationJob, Project, ReferenceImage
+from prompts.gateway.payloads import house_style_instruction
+from prompts.models import (
+    Batch,
+    BriefTemplate,
+    GatewayModel,
+    GenerationJob,
+    HouseStyleVersion,
+    Project,
+    ReferenceImage,
+    SubmissionKey,
+)
 from prompts.pipeline.dispatch import job_enqueue, jobs_enqueue
 from prompts.pipeline.moderation import blocked_term_in
 from prompts.usage.budgets import budget_exceeded
@@ -35,6 +46,8 @@ Status = GenerationJob.Status
 WaitReason = GenerationJob.WaitReason
 
 MAX_BRIEF_CHARS = 400_000
+# How long a submission token or an API Idempotency-Key stands for the job it created.
+SUBMISSION_KEY_HOURS = 24
 
 
 class JobRefused(Refusal):
@@ -52,6 +65,13 @@ class JobSpec:
     references: Sequence[ReferenceImage] = ()
     image_urls: Sequence[str] = ()
     model: str = ""
+    # The house style version to write with. None with `use_project_style` (entry points
+    # that offer no choice) means the project's default style; forms that offer the choice
+    # pass use_project_style=False, so "no house style" stays none.
+    style_version: HouseStyleVersion | None = None
+    use_project_style: bool = True
+    template: BriefTemplate | None = None
+    template_values: Mapping[str, str] | None = None
 
 
 def enabled_models() -> list[str]:
@@ -65,8 +85,9 @@ def default_temperature(task_type: str) -> Decimal:
 
 
 def job_estimate_tokens(spec: JobSpec) -> int:
+    style = house_style_instruction(spec.style_version.rules()) if spec.style_version else ""
     return estimate_input_tokens(
-        text=spec.brief,
+        text=spec.brief + style,
         image_sizes=[(ref.send_width, ref.send_height) for ref in spec.references],
         url_images=len(spec.image_urls),
     )
@@ -106,6 +127,32 @@ def _check_settings(spec: JobSpec) -> None:
         raise JobRefused("invalid_max_tokens",
                          _("Max tokens must be between 1 and %(max)s.") % {"max": MAX_TOKENS_LIMIT},
                          field="max_tokens")
+
+
+def project_style_version(project: Project) -> HouseStyleVersion | None:
+    """The current version of the project's default house style, unless it was archived."""
+    style = project.default_style
+    if style is None or style.archived_at is not None:
+        return None
+    return style.current_version()
+
+
+def with_project_style(spec: JobSpec, default: HouseStyleVersion | None) -> JobSpec:
+    if spec.style_version is None and spec.use_project_style and default is not None:
+        return replace(spec, style_version=default)
+    return spec
+
+
+def _check_studio(project: Project, spec: JobSpec) -> None:
+    """A template and a house style of the project's own team, and not archived."""
+    style = spec.style_version.style if spec.style_version else None
+    if style is not None and (style.team_id != project.team_id or style.archived_at):
+        raise JobRefused("style_unavailable", _("This house style is not available in this "
+                                                "project's team."), field="style")
+    template = spec.template
+    if template is not None and (template.team_id != project.team_id or template.archived_at):
+        raise JobRefused("template_unavailable", _("This template is not available in this "
+                                                   "project's team."), field="template")
 
 
 def _check_images(project: Project, spec: JobSpec) -> None:
@@ -192,6 +239,7 @@ def validate_spec(*, project: Project, spec: JobSpec, terms: list[str]) -> int:
     """Refuse what must not reach the gateway; the estimated input tokens otherwise.
     The caller checks the archived project and the budget once, for a batch too."""
     _check_settings(spec)
+    _check_studio(project, spec)
     _check_images(project, spec)
     term = blocked_term_in(spec.brief, terms)
     if term is not None:
@@ -219,6 +267,9 @@ def _new_job(*, user, project, spec, estimated, held, batch=None, parent=None) -
         estimated_input_tokens=estimated,
         status=Status.WAITING if held else Status.QUEUED,
         wait_reason=WaitReason.MODERATION_HOLD if held else WaitReason.NONE,
+        template=spec.template,
+        template_values=dict(spec.template_values) if spec.template is not None else None,
+        style_version=spec.style_version,
         # Stamped with the INSERT, not after publishing: the sweeper re-sends a queued job
         # whose message went missing once this is older than its grace period either way.
         dispatched_at=None if held else timezone.now(),
@@ -230,6 +281,7 @@ def job_create(
 ) -> GenerationJob:
     """Validate, save the job, and send it to a worker after the transaction commits."""
     project_check_open(project)
+    spec = with_project_style(spec, project_style_version(project))
     gate = creation_gate(user_id=user.id, team_id=project.team_id)
     estimated = validate_spec(project=project, spec=spec, terms=gate.terms)
     _check_budget(user=user, project=project, gate=gate)
@@ -238,8 +290,8 @@ def job_create(
     # The database enforces the check constraints and foreign keys on INSERT; checking
     # them here too cost 17 round trips (SAVEPOINT, SELECT, RELEASE for each of five
     # constraints; a SELECT for the project and the user we were handed).
-    job.full_clean(exclude=["references", "project", "created_by", "parent"],
-                   validate_constraints=False)
+    job.full_clean(exclude=["references", "project", "created_by", "parent", "template",
+                            "style_version"], validate_constraints=False)
     # Without references the INSERT alone is the transaction (no BEGIN or COMMIT to wait for).
     with transaction.atomic() if spec.references else nullcontext():
         job.save()
@@ -270,6 +322,8 @@ def batch_create(
     """All rows are validated first; one refusal creates nothing (JobRefused names the row).
     Blocked terms, budget and moderation hold are read once per batch, not once per row."""
     project_check_open(project)
+    default_style = project_style_version(project)
+    specs = [with_project_style(spec, default_style) for spec in specs]
     gate = creation_gate(user_id=user.id, team_id=project.team_id)
     estimates = _validate_rows(project=project, specs=specs, terms=gate.terms)
     _check_budget(user=user, project=project, gate=gate)
@@ -291,3 +345,68 @@ def batch_create(
         GenerationJob.references.through.objects.bulk_create(links)
         jobs_enqueue([job.id for job in created if job.status == Status.QUEUED], stamped=True)
     return batch
+
+
+# One-time keys: a repeated submission returns what the first one created -------------------
+
+
+def submission_earlier(*, user: User, key: str, fingerprint: str = "") -> GenerationJob | Batch | None:
+    """The job or batch `key` created in the last SUBMISSION_KEY_HOURS, else None. A key
+    sent again with another request (a different `fingerprint`) is refused."""
+    if not key:
+        return None
+    SubmissionKey.objects.filter(
+        user=user, key=key,
+        created_at__lt=timezone.now() - timedelta(hours=SUBMISSION_KEY_HOURS)).delete()
+    found = SubmissionKey.objects.select_related("job", "batch").filter(user=user, key=key).first()
+    if found is None:
+        return None
+    if fingerprint and found.fingerprint != fingerprint:
+        raise JobRefused(
+            "idempotency_key_reused",
+            _("This Idempotency-Key was sent with a different request in the last %(hours)s "
+              "hours. Use a new key for a new job.") % {"hours": SUBMISSION_KEY_HOURS},
+        )
+    return found.job or found.batch
+
+
+def _create_once(*, user: User, key: str, fingerprint: str, create: Callable, field: str):
+    earlier = submission_earlier(user=user, key=key, fingerprint=fingerprint)
+    if earlier is not None:
+        return earlier, False
+    try:
+        # The key row commits with what it created, or neither does: a concurrent repeat
+        # (a double click 30 ms later) waits on the unique (user, key) and then finds it.
+        with transaction.atomic():
+            made = create()
+            SubmissionKey.objects.create(user=user, key=key, fingerprint=fingerprint,
+                                         **{field: made})
+    except IntegrityError:
+        earlier = submission_earlier(user=user, key=key, fingerprint=fingerprint)
+        if earlier is None:
+            raise
+        return earlier, False
+    return made, True
+
+
+def job_create_once(
+    *, user: User, project: Project, spec: JobSpec, key: str, fingerprint: str = "",
+    parent: GenerationJob | None = None,
+) -> tuple[GenerationJob, bool]:
+    """job_create, at most once per `key` (a form's submission token, an API
+    Idempotency-Key): returns (job, created); a repeat returns the first job. No key: an
+    ordinary job_create."""
+    if not key:
+        return job_create(user=user, project=project, spec=spec, parent=parent), True
+    return _create_once(user=user, key=key, fingerprint=fingerprint, field="job", create=lambda:
+                        job_create(user=user, project=project, spec=spec, parent=parent))
+
+
+def batch_create_once(
+    *, user: User, project: Project, specs: Sequence[JobSpec], title: str = "", key: str,
+) -> tuple[Batch, bool]:
+    """batch_create, at most once per the batch form's submission token."""
+    if not key:
+        return batch_create(user=user, project=project, specs=specs, title=title), True
+    return _create_once(user=user, key=key, fingerprint="", field="batch", create=lambda:
+                        batch_create(user=user, project=project, specs=specs, title=title))

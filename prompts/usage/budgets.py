@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Budget, Membership, Team, User
 from accounts.services import audit_record
+from prompts.events import budget_event_emit
 from prompts.models import DailyUsage, GatewayCall
 from prompts.usage.ledger import LEDGER_PLACES
 from prompts.usage.money import yuan
@@ -224,6 +225,7 @@ def budget_warnings_send(*, day: date | None = None) -> int:
         ).update(warned_for_month=month)
         if claimed:
             _budget_warning_mail(budget, spent)
+            budget_event_emit(budget, spent, month)
             sent += 1
     return sent
 

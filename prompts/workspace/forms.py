@@ -3,13 +3,15 @@
 import csv
 import io
 import re
+import secrets
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from prompts.gateway.limits import DEFAULT_MAX_TOKENS, TASK_PRESETS
-from prompts.models import GenerationJob, ReferenceImage, TaskType
+from prompts.models import GenerationJob, HouseStyle, PromptRecord, ReferenceImage, TaskType
 from prompts.pipeline.creation import JobSpec
 from prompts.workspace.selectors.jobs import JobFilters
 from prompts.workspace.selectors.library import LibraryFilters
@@ -17,6 +19,16 @@ from prompts.workspace.selectors.library import LibraryFilters
 BATCH_MAX_ROWS = 500
 BATCH_CSV_MAX_BYTES = 2 * 1024 * 1024
 CSV_COLUMNS = ("brief", "task_type", "temperature", "references")
+
+
+def team_styles(team_id: int):
+    """The house styles a form offers: the team's, not archived."""
+    return HouseStyle.objects.filter(team_id=team_id, archived_at__isnull=True).order_by("name")
+
+
+def style_version_of(style: HouseStyle | None):
+    """A chosen style's current version: what the job records and the worker sends."""
+    return style.current_version() if style is not None else None
 
 
 class ProjectForm(forms.Form):
@@ -60,7 +72,37 @@ class ReferenceUrlForm(_ConsentFields):
     url = forms.CharField(label=_("Image link (https://…)"), max_length=2000)
 
 
-class GenerateForm(forms.Form):
+def _new_submission_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class SubmissionTokenField(forms.CharField):
+    """A one-time token rendered into a job-creating form (a new one on every render): the
+    form's repeats — a double click, back and resubmit — carry the same token, and the
+    creation service answers them with the first job instead of a second one. When Back
+    loads the form again from the server (with a new token), static/js/app.js puts back the
+    token the form was sent with."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False, max_length=64, widget=forms.HiddenInput,
+            initial=_new_submission_token,
+            validators=[RegexValidator(r"^[A-Za-z0-9_-]{16,64}$",
+                                       _("This form is out of date. Reload the page."))],
+            **kwargs)
+
+
+class _SubmittedOnce(forms.Form):
+    submission_token = SubmissionTokenField()
+
+    def submission_key(self, kind: str) -> str:
+        """The key the creation service remembers; empty (no deduplication) for a request
+        made without the form, e.g. a script's POST."""
+        token = self.cleaned_data.get("submission_token", "")
+        return f"form:{kind}:{token}" if token else ""
+
+
+class GenerateForm(_SubmittedOnce):
     brief = forms.CharField(label=_("Brief"), widget=forms.Textarea(attrs={"rows": 6}))
     references = forms.ModelMultipleChoiceField(
         label=_("References"), queryset=ReferenceImage.objects.none(), required=False,
@@ -75,18 +117,23 @@ class GenerateForm(forms.Form):
     )
     max_tokens = forms.IntegerField(label=_("Max tokens"), required=False, min_value=1,
                                     max_value=32768)
+    style = forms.ModelChoiceField(label=_("House style"), queryset=HouseStyle.objects.none(),
+                                   required=False, empty_label=_("No house style"))
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["max_tokens"].help_text = _("Empty: %(n)s.") % {"n": DEFAULT_MAX_TOKENS}
         self.fields["references"].queryset = (
             project.references.filter(archived_at__isnull=True).order_by("-created_at"))
+        self.fields["style"].queryset = team_styles(project.team_id)
+        self.fields["style"].initial = self.initial.get("style", project.default_style_id)
 
     def job_spec(self) -> JobSpec:
         data = self.cleaned_data
         return JobSpec(
             brief=data["brief"], task_type=data["task_type"], temperature=data["temperature"],
             max_tokens=data["max_tokens"], references=list(data["references"]),
+            style_version=style_version_of(data.get("style")), use_project_style=False,
         )
 
 
@@ -106,6 +153,10 @@ class LibraryFilterForm(forms.Form):
                                 widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), required=False,
                               widget=forms.DateInput(attrs={"type": "date"}))
+    template = forms.TypedChoiceField(label=_("Template"), required=False, coerce=int,
+                                      empty_value=None)
+    review = forms.ChoiceField(label=_("Review"), required=False,
+                               choices=[("", _("Any"))] + PromptRecord.Review.choices)
 
     def __init__(self, *args, choices: dict, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,6 +164,7 @@ class LibraryFilterForm(forms.Form):
         self.fields["project"].choices = anything + choices["projects"]
         self.fields["author"].choices = anything + choices["authors"]
         self.fields["tag"].choices = anything + choices["tags"]
+        self.fields["template"].choices = anything + choices["templates"]
 
     def filters(self) -> LibraryFilters:
         if not self.is_valid():
@@ -122,6 +174,7 @@ class LibraryFilterForm(forms.Form):
             q=data["q"].strip(), project_id=data["project"], author_id=data["author"],
             status=data["status"], favourites=data["favourites"], tag_id=data["tag"],
             date_from=data["date_from"], date_to=data["date_to"],
+            template_id=data["template"], review=data["review"],
         )
 
 
@@ -165,7 +218,22 @@ class CommentForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class BatchForm(forms.Form):
+def csv_upload_text(upload) -> tuple[str, str | None]:
+    """The text of an uploaded CSV, or a message saying why it cannot be read."""
+    if upload.size > BATCH_CSV_MAX_BYTES:
+        return "", _("The CSV file is larger than 2 MB.")
+    raw = upload.read()
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        try:
+            # Excel on a Chinese Windows saves CSV as GBK.
+            return raw.decode("gb18030"), None
+        except UnicodeDecodeError:
+            return "", _("The CSV file is not UTF-8 or GBK text.")
+
+
+class BatchForm(_SubmittedOnce):
     """One brief per line (or paragraph) of pasted text, or a CSV with the columns
     brief, task_type, temperature, references (file names separated by ';')."""
 
@@ -228,17 +296,9 @@ class BatchForm(forms.Form):
         return specs, rows, []
 
     def _from_csv(self, upload, data: dict):
-        if upload.size > BATCH_CSV_MAX_BYTES:
-            return [], [], [_("The CSV file is larger than 2 MB.")]
-        raw = upload.read()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                # Excel on a Chinese Windows saves CSV as GBK.
-                text = raw.decode("gb18030")
-            except UnicodeDecodeError:
-                return [], [], [_("The CSV file is not UTF-8 or GBK text.")]
+        text, problem = csv_upload_text(upload)
+        if problem:
+            return [], [], [problem]
         reader = csv.DictReader(io.StringIO(text))
         columns = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
         if "brief" not in columns:

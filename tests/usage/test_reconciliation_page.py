@@ -181,10 +181,13 @@ def test_it_re_encrypts_the_log_token_with_the_other_secrets(db, settings):
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     out = io.StringIO()
     call_command("reencrypt_secrets", stdout=out)
-    assert "1 log token(s)" in out.getvalue()
+    assert "1 gateway log sources" in out.getvalue()
     settings.FIELD_ENCRYPTION_KEYS = [new]
     after = GatewayLogSource.objects.get().token_encrypted
     assert after != before and decrypt_secret(after) == LOG_TOKEN
+    log_source_set(url="", token="", user_id="", actor=None)  # removed: nothing to move
+    call_command("reencrypt_secrets", stdout=io.StringIO())
+    assert GatewayLogSource.objects.get().token_encrypted == ""
 
 
 def test_it_lists_runs_for_a_site_admin_with_team_figures_for_a_manager_of_two(

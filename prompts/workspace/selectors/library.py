@@ -9,7 +9,7 @@ from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from prompts.models import Favourite, Project, PromptRecord, Rating, Tag
+from prompts.models import BriefTemplate, Favourite, Project, PromptRecord, Rating, Tag
 from prompts.workspace.selectors.jobs import job_costs
 
 DIFF_FIELDS = (
@@ -39,6 +39,8 @@ class LibraryFilters:
     tag_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    template_id: int | None = None
+    review: str = ""  # a PromptRecord.Review value
 
 
 def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> QuerySet:
@@ -75,6 +77,10 @@ def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> Q
         records = records.filter(created_at__date__gte=filters.date_from)
     if filters.date_to:
         records = records.filter(created_at__date__lte=filters.date_to)
+    if filters.template_id:
+        records = records.filter(job__template_id=filters.template_id)
+    if filters.review:
+        records = records.filter(review_status=filters.review)
     return records
 
 
@@ -87,6 +93,8 @@ def library_choices(*, team_id: int) -> dict:
             .values_list("id", "username")
         ),
         "tags": list(Tag.objects.filter(team_id=team_id).values_list("id", "name")),
+        "templates": list(BriefTemplate.objects.filter(team_id=team_id)
+                          .values_list("id", "name")),
     }
 
 
@@ -143,7 +151,7 @@ def _field_text(record: PromptRecord, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _segments(old: str, new: str) -> list[dict]:
+def word_diff(old: str, new: str) -> list[dict]:
     """Word-level changes: [{"op": "equal"|"delete"|"insert", "text"}]."""
     old_words, new_words = _WORDS.findall(old), _WORDS.findall(new)
     segments = []
@@ -155,7 +163,34 @@ def _segments(old: str, new: str) -> list[dict]:
             segments.append({"op": "insert", "text": "".join(new_words[b1:b2])})
         if op == "equal":
             segments.append({"op": "equal", "text": "".join(old_words[a1:a2])})
-    return segments
+    return _joined_changes(segments)
+
+
+def _joined_changes(segments: list[dict]) -> list[dict]:
+    """Changes separated only by a space read as one: "-morning mist +golden hour", not
+    "-morning +golden -mist +hour"."""
+    joined: list[dict] = []
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        if segment["op"] != "equal":
+            deleted, inserted = [], []
+            while index < len(segments):
+                current = segments[index]
+                follows = index + 1 < len(segments) and segments[index + 1]["op"] != "equal"
+                if current["op"] == "equal" and not (current["text"].isspace() and follows):
+                    break
+                if current["op"] in ("equal", "delete"):
+                    deleted.append(current["text"])
+                if current["op"] in ("equal", "insert"):
+                    inserted.append(current["text"])
+                index += 1
+            joined += [{"op": op, "text": "".join(parts)}
+                       for op, parts in (("delete", deleted), ("insert", inserted)) if parts]
+            continue
+        joined.append(segment)
+        index += 1
+    return joined
 
 
 def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
@@ -166,7 +201,7 @@ def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
         before, after = _field_text(old, name), _field_text(new, name)
         rows.append({
             "field": name, "label": label, "changed": before != after,
-            "segments": _segments(before, after) if before != after else [],
+            "segments": word_diff(before, after) if before != after else [],
             "text": after,
         })
     return rows
@@ -175,7 +210,7 @@ def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
 def records_for_export(records: QuerySet) -> QuerySet:
     """Records with everything an export reads, oldest first."""
     return (
-        records.select_related("job", "project", "author")
-        .prefetch_related("tags")
+        records.select_related("job__style_version", "project", "author")
+        .prefetch_related("tags", "job__references")
         .order_by("created_at", "id")
     )

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from prompts.access import batch_for_member, project_for_member
 from prompts.models import PromptRecord
 from prompts.pipeline.control import batch_cancel, batch_retry_failed
-from prompts.pipeline.creation import JobRefused, batch_create
+from prompts.pipeline.creation import JobRefused, batch_create_once
 from prompts.workspace.forms import BatchForm
 from prompts.workspace.selectors.batches import batch_jobs, batch_progress, batches_for_team
 from prompts.workspace.selectors.library import records_for_export
@@ -19,6 +19,7 @@ from prompts.workspace.views.common import (
     current_membership,
     export_response,
     page_of,
+    refusal_with_source_row,
     refuse_if_archived,
 )
 
@@ -44,23 +45,18 @@ def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
                      project=project, initial=request.POST.dict() if prefill else None)
     if request.method == "POST" and not prefill and form.is_valid():
         try:
-            batch = batch_create(user=request.user, project=project,
-                                 specs=form.cleaned_data["specs"],
-                                 title=form.cleaned_data["title"])
+            batch, created = batch_create_once(
+                user=request.user, project=project, specs=form.cleaned_data["specs"],
+                title=form.cleaned_data["title"], key=form.submission_key("batch"))
         except JobRefused as refused:
-            form.add_error(None, _refusal_with_source_row(refused, form.source_rows))
+            form.add_error(None, refusal_with_source_row(refused, form.source_rows))
         else:
+            if not created:
+                messages.info(request, _("This form was sent already: here is the batch it "
+                                         "created."))
             return redirect("batch_detail", batch_id=batch.pk)
     return render(request, "prompts/batch_new.html", {"form": form, "project": project},
                   status=422 if form.errors else 200)
-
-
-def _refusal_with_source_row(refused: JobRefused, source_rows: list[int]) -> str:
-    """batch_create counts specs; the user counts lines of their text or rows of the CSV."""
-    if refused.row is None or refused.__cause__ is None:
-        return refused.message
-    return _("Row %(row)s: %(reason)s") % {"row": source_rows[refused.row - 1],
-                                           "reason": refused.__cause__.message}
 
 
 def _batch_context(request: HttpRequest, batch) -> dict:

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.access import parse_id
 from prompts.access import record_for_member
 from prompts.pipeline.creation import JobRefused
 from prompts.workspace.forms import (
@@ -26,6 +27,7 @@ from prompts.workspace.selectors.library import (
     record_detail,
     records_for_export,
 )
+from prompts.workspace.selectors.studio import record_studio
 from prompts.workspace.services.records import (
     record_comment_add,
     record_favourite_toggle,
@@ -39,7 +41,7 @@ from prompts.workspace.views.common import (
     page_of,
     query_without_page,
 )
-from prompts.workspace.views.jobs import generate_context
+from prompts.workspace.views.jobs import generate_context, redirect_to_job
 
 
 @login_required
@@ -58,7 +60,8 @@ def library(request: HttpRequest) -> HttpResponse:
 def library_export(request: HttpRequest) -> HttpResponse:
     """The records ticked in the library, in one file."""
     membership = current_membership(request)
-    ids = [int(value) for value in request.GET.getlist("ids") if value.isdigit()]
+    ids = [parse_id(value) for value in request.GET.getlist("ids")]
+    ids = [value for value in ids if value is not None]
     if not ids:
         messages.error(request, _("Tick the records to export first."))
         return redirect("library")
@@ -79,6 +82,7 @@ def _record_page(request: HttpRequest, record, status: int = 200, **forms) -> Ht
         "tags_form": TagsForm(initial={"tags": ", ".join(t.name for t in detail.tags)}),
         "rating_form": RatingForm(initial={"stars": detail.my_rating}),
         "comment_form": CommentForm(), **forms,
+        "studio": record_studio(record=record, user=request.user),
     }
     return render(request, "prompts/record_detail.html", context, status=status)
 
@@ -145,15 +149,17 @@ def record_rerun_view(request: HttpRequest, record_id: int) -> HttpResponse:
     record = record_for_member(request.user, record_id)
     job = record.job
     initial = {"brief": job.brief, "task_type": job.task_type, "temperature": job.temperature,
-               "max_tokens": job.max_tokens, "references": list(job.references.all())}
+               "max_tokens": job.max_tokens, "references": list(job.references.all()),
+               "style": job.style_version.style_id if job.style_version_id else None}
     form = GenerateForm(request.POST or None, project=record.project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            child = record_rerun(record=record, user=request.user, spec=form.job_spec())
+            child, created = record_rerun(record=record, user=request.user, spec=form.job_spec(),
+                                          key=form.submission_key("job"))
         except JobRefused as refused:
             form.add_error(None, refused.message)
         else:
-            return redirect("job_detail", job_id=child.pk)
+            return redirect_to_job(request, child, created=created)
     return render(request, "prompts/generate.html", generate_context(
         form, project=record.project, parent=record), status=422 if form.errors else 200)
 
