@@ -41,6 +41,11 @@ pytestmark = [
 ]
 
 
+def sim_config(port: int, **changes) -> None:
+    requests.post(f"http://127.0.0.1:{port}/_sim/config", json=changes, timeout=5
+                  ).raise_for_status()
+
+
 @pytest.fixture
 def cluster(tmp_path):
     started = []
@@ -89,9 +94,15 @@ def test_it_finishes_every_job_once_and_reconciles_to_the_fen_when_a_worker_is_k
              for n in range(20)]
     batch = batch_create(user=crew.member, project=project, specs=specs)
     wait_until(lambda: batch.jobs.filter(status="succeeded").count() >= 5, 60, "5 jobs done")
+    # Slow the gateway down until every thread of both workers waits at it, so the worker
+    # is killed with calls in flight (the simulator still answers and bills them).
+    sim_config(port, latency_ms=3000)
+    wait_until(lambda: GatewayCall.objects.filter(job__batch=batch, state="in_flight").count()
+               >= 8, 60, "8 calls at the gateway")
     workers[0].send_signal(signal.SIGKILL)
     workers[0].wait(timeout=10)
     killed_at = timezone.now()
+    sim_config(port, latency_ms=400)
 
     # The survivor drains the queue; the dead worker's jobs keep their lease and their
     # write-ahead rows stay in flight (the simulator still answers and bills those calls).
