@@ -2,24 +2,62 @@
 {"error": {"code", "message"}} in the language of Accept-Language. A refusal raised by
 a service becomes that error in `token_required`, the one place it is mapped."""
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.api_auth import token_required
 from prompts.access import job_for_member
-from prompts.api.input import job_spec_from_payload, read_json, usage_period
+from prompts.api.input import (
+    ApiInputError,
+    job_list_filters,
+    job_spec_from_payload,
+    read_json,
+    usage_period,
+)
 from prompts.api.schema import openapi_document
 from prompts.pipeline.creation import job_create
 from prompts.usage.reports import usage_for_user
-from prompts.workspace.selectors.jobs import job_as_dict
+from prompts.workspace.selectors.jobs import job_as_dict, job_summary_dict, jobs_of_user
+
+JOBS_PER_PAGE = 50
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @token_required
 def jobs(request: HttpRequest) -> JsonResponse:
+    """GET lists the caller's jobs; POST queues one."""
+    if request.method == "GET":
+        return _job_list(request)
     project, spec = job_spec_from_payload(user=request.user, payload=read_json(request))
     job = job_create(user=request.user, project=project, spec=spec)
-    return JsonResponse({"id": job.id, "status": job.status}, status=202)
+    response = JsonResponse({"id": job.id, "status": job.status}, status=202)
+    response["Location"] = request.build_absolute_uri(reverse("api_job_detail", args=[job.id]))
+    return response
+
+
+def _job_list(request: HttpRequest) -> JsonResponse:
+    filters = job_list_filters(request.user, request.GET)
+    number = filters.pop("page")
+    paginator = Paginator(jobs_of_user(user_id=request.user.id, **filters), JOBS_PER_PAGE)
+    if number > paginator.num_pages:  # an empty list still has its page 1
+        raise ApiInputError(404, "not_found", _("There is no page %(page)s: the last is %(last)s.")
+                            % {"page": number, "last": paginator.num_pages})
+    page = paginator.page(number)
+
+    def link(to: int) -> str:
+        query = request.GET.copy()
+        query["page"] = str(to)
+        return request.build_absolute_uri(f"{reverse('api_jobs')}?{query.urlencode()}")
+
+    return JsonResponse({
+        "count": paginator.count, "page": number, "pages": paginator.num_pages,
+        "next": link(number + 1) if page.has_next() else None,
+        "previous": link(number - 1) if page.has_previous() else None,
+        "results": [job_summary_dict(job) for job in page.object_list],
+    })
 
 
 @require_GET
@@ -38,4 +76,3 @@ def usage(request: HttpRequest) -> JsonResponse:
 @require_GET
 def openapi(request: HttpRequest) -> JsonResponse:
     return JsonResponse(openapi_document(server_url=request.build_absolute_uri("/api/v1")))
-

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prompts.gateway.client import GatewayResult
 from prompts.gateway.errors import UNREACHABLE, GatewayError, SpecParseError
+from prompts.gateway.kept_settings import kept_settings_apply, split_kept_settings
 from prompts.gateway.spec import parse_prompt_spec
 from prompts.models import DispatchPause, GatewayCall, GenerationJob, PromptRecord
 from prompts.pipeline.alerts import alert_site_admins
@@ -73,6 +74,8 @@ def after_answer(attempt: Attempt, result: GatewayResult) -> str:
     except SpecParseError as error:
         return _unparseable(attempt, result, error.raw_text or result.content)
     job, now = attempt.job, timezone.now()
+    # What the brief asked to keep (a generator PNG's settings, say) wins over the answer.
+    spec = kept_settings_apply(spec, split_kept_settings(job.brief)[1])
     with transaction.atomic():
         attempt.record(result, outcome="ok")
         if attempt.finish(status=Status.SUCCEEDED, finished_at=now, error_code="",

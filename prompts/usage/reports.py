@@ -8,7 +8,7 @@ for display.
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -18,6 +18,7 @@ from accounts.models import Team, User
 from prompts.models import DailyUsage, ModelPrice
 from prompts.usage.budget_status import BudgetStatus, budget_statuses
 from prompts.usage.ledger import LEDGER_PLACES
+from prompts.usage.money import exact, shares, yuan
 from prompts.usage.periods import local_midnight, month_start, next_month_start
 
 MONEY_FIELDS = ("cost", "waste_cost")
@@ -34,12 +35,6 @@ GROUPINGS = {
 GROUP_LABELS = {
     "user": _("User"), "project": _("Project"), "model": _("Model"), "day": _("Day"),
 }
-
-
-def _percent(part: int, whole: int) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -79,17 +74,21 @@ class Usage:
         """Every call lacked a price: the ¥ figure would be a meaningless 0."""
         return self.calls > 0 and self.unpriced_calls == self.calls
 
+    def _rates(self) -> list[Decimal | None]:
+        # Every call is a success, a moderation rejection or a failure: the three add to 100%.
+        return shares([self.ok_calls, self.failed_calls, self.moderation_calls])
+
     @property
     def success_rate(self) -> Decimal | None:
-        return _percent(self.ok_calls, self.calls)
+        return self._rates()[0]
 
     @property
     def failure_rate(self) -> Decimal | None:
-        return _percent(self.failed_calls, self.calls)
+        return self._rates()[1]
 
     @property
     def moderation_rate(self) -> Decimal | None:
-        return _percent(self.moderation_calls, self.calls)
+        return self._rates()[2]
 
 
 def sums(prefix: str = "", condition: Q | None = None) -> dict:
@@ -302,6 +301,7 @@ def usage_for_user(*, user: User, since: date, until: date) -> dict:
         "calls": totals["calls"] or 0,
         "prompt_tokens": totals["prompt_tokens"] or 0,
         "completion_tokens": totals["completion_tokens"] or 0,
-        "cost_rmb": str((totals["cost"] or Decimal(0)).quantize(Decimal("0.000001"))),
+        "cost_rmb": exact(totals["cost"]),
+        "cost_display": f"¥{yuan(totals['cost'])}",
         "unpriced_calls": totals["unpriced_calls"] or 0,
     }

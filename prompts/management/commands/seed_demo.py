@@ -9,6 +9,8 @@ from django.utils import timezone
 from accounts.models import GatewayKey, Membership, Team, User
 from accounts.services import membership_set
 from prompts.models import GatewayModel, ModelPrice, Project
+from prompts.models.pricing import EXAMPLE_PRICE_NOTE
+from prompts.models.workspace import DEMO_PROJECT_DESCRIPTION
 from prompts.pipeline.keys import gateway_key_add
 
 DEMO_TEAM = "Demo Studio"
@@ -47,7 +49,7 @@ class Command(BaseCommand):
             project, _ = Project.objects.get_or_create(
                 team=team,
                 name=DEMO_PROJECT,
-                defaults={"description": "Example project for trying GrokWeb."},
+                defaults={"description": DEMO_PROJECT_DESCRIPTION},
             )
             GatewayModel.objects.get_or_create(name=settings.GATEWAY_MODEL)
             if not ModelPrice.objects.filter(model=settings.GATEWAY_MODEL).exists():
@@ -59,7 +61,7 @@ class Command(BaseCommand):
                         month=1, day=1, hour=0, minute=0, second=0, microsecond=0
                     ),
                     is_example=True,
-                    note="EXAMPLE price for the demo - replace it with your gateway's price.",
+                    note=EXAMPLE_PRICE_NOTE,
                 )
         if not GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).exists():
             if not GatewayKey.objects.filter(name="simulator").exists():
