@@ -4,8 +4,11 @@ values. The stored codes (`gateway_key.activate`, `target_type`) stay the stable
 the CSV export keeps them.
 """
 
+import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -88,6 +91,7 @@ FIELDS = {
     "usd_rate_date": gettext_lazy("exchange rate of"),
     "paused": gettext_lazy("was paused"),
 }
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 VALUE_LABELS = {
     "status": dict(GatewayKey.Status.choices),
     "role": dict(Membership.Role.choices),
@@ -138,6 +142,14 @@ def audit_value(field: str, value) -> str:
             return f"{(Decimal(str(value)) * 100).normalize():f}%"
         except InvalidOperation:
             return str(value)
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return moment.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, list | dict):
         return ", ".join(str(item) for item in value) if isinstance(value, list) else \
             ", ".join(f"{key}: {item}" for key, item in value.items())

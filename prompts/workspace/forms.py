@@ -258,7 +258,6 @@ class BatchForm(forms.Form):
     references = forms.ModelMultipleChoiceField(
         label=_("References for every brief"), queryset=ReferenceImage.objects.none(),
         required=False, widget=forms.CheckboxSelectMultiple,
-        help_text=_("In a CSV, a row's own references column replaces these."),
     )
 
     def __init__(self, *args, project, **kwargs):

@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", () => {
     all.indeterminate = ticked > 0 && ticked < boxes().length;
     if (count) {
       count.textContent = ticked === 0 ? "" : ticked === 1 ? count.dataset.templateOne
-        : count.dataset.templateMany.replace("%(n)s", ticked);
+        : count.dataset.templateMany.replace("__N__", ticked);
     }
   };
   all.addEventListener("change", () => {
