@@ -40,8 +40,13 @@ ACTIONS = {
     "auth.locked_out": gettext_lazy("%(username)s was locked out after repeated wrong "
                                     "passwords"),
     "auth.lockouts_cleared": gettext_lazy("%(actor)s cleared all sign-in lock-outs"),
-    "budget.set": gettext_lazy("%(actor)s set a monthly budget for %(whose)s"),
-    "budget.remove": gettext_lazy("%(actor)s removed the monthly budget of %(whose)s"),
+    "budget.set": gettext_lazy("%(actor)s set a monthly budget for %(user)s in %(team)s"),
+    "budget.remove": gettext_lazy("%(actor)s removed the monthly budget of %(user)s in "
+                                  "%(team)s"),
+    "budget.set.team": gettext_lazy("%(actor)s set the monthly budget of the whole team "
+                                    "%(team)s"),
+    "budget.remove.team": gettext_lazy("%(actor)s removed the monthly budget of the whole "
+                                       "team %(team)s"),
     "price.set": gettext_lazy("%(actor)s added a price for %(model)s"),
     "calls.reprice": gettext_lazy("%(actor)s re-priced recorded calls of %(model)s"),
     "reference.archive": gettext_lazy("%(actor)s removed the reference image %(target)s from "
@@ -110,16 +115,18 @@ def _target_name(event: AuditEvent, values: dict) -> str:
 def audit_sentence(event: AuditEvent) -> str:
     values = _values(event)
     actor = event.actor.username if event.actor else _("GrokWeb")
-    template = ACTIONS.get(event.action)
+    action = event.action
+    if action.startswith("budget.") and not values.get("user"):
+        action += ".team"  # a team's own budget, not a member's
+    template = ACTIONS.get(action)
     if template is None:
         # An action added later and not described here yet: its code, never nothing.
         return f"{actor}: {event.action} {event.target_repr}".strip()
     role = VALUE_LABELS["role"].get(values.get("role"), values.get("role", ""))
-    whose = values.get("user") or _("the whole team %(team)s") % {"team": values.get("team", "")}
     sentence = str(template) % {
         "actor": actor, "target": _target_name(event, values), "user": values.get("user", ""),
         "team": values.get("team", ""), "role": str(role).lower(),
-        "username": values.get("username", ""), "whose": whose,
+        "username": values.get("username", ""),
         "model": values.get("model", ""),
     }
     if event.action == "gateway_key.verify" and "accepted" in values:

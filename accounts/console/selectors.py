@@ -54,6 +54,7 @@ def audit_changes(events) -> None:
              audit_value(name, after[name]) if name in after else "")
             for name in fields
             if not (event.before is not None and before.get(name) == after.get(name))
+            and (before.get(name) not in (None, "") or after.get(name) not in (None, ""))
         ]
 
 

@@ -151,7 +151,7 @@ def test_it_tells_each_event_as_a_sentence_with_readable_fields(admin_client, ad
     body = _rows(admin_client)
     assert "ada activated gateway key primary-2026-12" in body
     assert "status:</span> <span class=\"mono\">Standby</span> → <span class=\"mono\">Active" in body
-    assert "mia set a monthly budget for the whole team Pixel Foundry" in body
+    assert "mia set the monthly budget of the whole team Pixel Foundry" in body
     assert "monthly limit:</span> <span class=\"mono\">¥500.00" in body
     assert "warn at:</span> <span class=\"mono\">80%" in body
     assert "A sign-in as ghost failed" in body

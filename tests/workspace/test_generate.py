@@ -99,6 +99,7 @@ def test_it_really_splits_a_brief_too_long_for_one_request_into_rows_that_fit(
     rows = [row for row in form.initial["text"].split("\n\n") if row.strip()]
     assert len(rows) >= 4 and rows[-1] == "A short third item."
     assert form.initial["split"] == "paragraph"
+    assert f"The brief was split into {len(rows)} briefs" in response.content.decode()
     for row in rows:
         assert job_estimate_tokens(JobSpec(brief=row)) < INPUT_TOKEN_LIMIT
         assert row == row.strip() and (row.endswith("。") or row.endswith(".")), row[-20:]

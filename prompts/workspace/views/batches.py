@@ -44,8 +44,10 @@ def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
     if refused := refuse_if_archived(request, project):
         return refused
     prefill = request.POST.get("prefill") == "1"
+    initial = _prefill(request, project) if prefill else {}
+    split_rows = initial.pop("split_rows", None)
     form = BatchForm(None if prefill else (request.POST or None), request.FILES or None,
-                     project=project, initial=_prefill(request, project) if prefill else None)
+                     project=project, initial=initial)
     if request.method == "POST" and not prefill and form.is_valid():
         try:
             batch = batch_create(user=request.user, project=project,
@@ -55,8 +57,9 @@ def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
             form.add_error(None, _refusal_with_source_row(refused, form.source_rows))
         else:
             return redirect("batch_detail", batch_id=batch.pk)
-    return render(request, "prompts/batch_new.html", {"form": form, "project": project},
-                  status=422 if form.errors else 200)
+    return render(request, "prompts/batch_new.html", {
+        "form": form, "project": project, "split_rows": split_rows,
+    }, status=422 if form.errors else 200)
 
 
 def _prefill(request: HttpRequest, project) -> dict:
@@ -64,12 +67,14 @@ def _prefill(request: HttpRequest, project) -> dict:
         archived_at__isnull=True, pk__in=[int(pk) for pk in request.POST.getlist("references")
                                           if pk.isdigit()]))
     text = request.POST.get("text", "")
-    split = request.POST.get("split", "line")
+    initial = {"text": text, "split": request.POST.get("split", "line"),
+               "title": request.POST.get("title", ""),
+               "task_type": request.POST.get("task_type", ""),
+               "references": [ref.pk for ref in references]}
     if request.POST.get("split_long") == "1":
-        text, split = "\n\n".join(brief_split_rows(text, references)), "paragraph"
-    return {"text": text, "split": split, "title": request.POST.get("title", ""),
-            "task_type": request.POST.get("task_type", ""),
-            "references": [ref.pk for ref in references]}
+        rows = brief_split_rows(text, references)
+        initial.update(text="\n\n".join(rows), split="paragraph", split_rows=len(rows))
+    return initial
 
 
 @require_POST
