@@ -85,6 +85,8 @@ def _call(job, attempt, outcome, status, prompt=1000, completion=0, message="", 
 
 def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> Showcase:
     now = timezone.now()
+    admin.is_superuser = True  # as seed_demo's admin: Django admin lists every model
+    admin.save(update_fields=["is_superuser"])
     lei = UserFactory(username="lei")
     membership_set(team=team, user=lei, role=Membership.Role.MEMBER, actor=admin)
     loner = UserFactory(username="nova")

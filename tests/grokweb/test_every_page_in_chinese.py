@@ -46,6 +46,7 @@ ALLOWED = {
     "Authorization", "Bearer", "Django", "Retry-After", "EXIF", "MB", "KB", "px", "ms", "s",
     "ID", "US", "USD", "IP", "YYYY-MM", "gw_", "Excel",
     "English",  # the language switcher names each language in itself
+    "Axes",  # django-axes, the sign-in lock-out app, by its name in Django admin
 }
 AUDIT_DATA = ("name", "username", "user", "team", "masked", "fingerprint", "detail", "error",
               "model", "prefix", "email", "note")
