@@ -9,6 +9,7 @@ COPY . .
 RUN pip install . \
     && DJANGO_SECRET_KEY=build DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=build \
        FIELD_ENCRYPTION_KEYS=ZGV2ZWxvcG1lbnQta2V5LWZvci1ncm9rd2ViLW9ubHk= \
+       REDIS_URL=redis://build EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend \
        python manage.py collectstatic --noinput \
     && useradd --create-home grokweb && mkdir -p /app/var && chown -R grokweb /app/var
 USER grokweb

@@ -3,9 +3,10 @@
 An object of a team the user is not in raises Http404, never 403, so its existence is not confirmed.
 """
 
+import ipaddress
 from functools import wraps
 
-from axes.helpers import get_client_ip_address
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -41,7 +42,7 @@ def parse_id(raw) -> int | None:
     """A primary key from user input, or None for anything that cannot name a row
     (not a number, zero or negative, beyond a bigint)."""
     text = str(raw).strip() if raw is not None else ""
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # not "²" or "١"
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
@@ -68,10 +69,29 @@ def managed_team(request, team_id=None) -> Team:
     return team_for_manager(request.user, parsed)
 
 
+def _valid_ip(text: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address((text or "").strip()))
+    except ValueError:
+        return None
+
+
 def client_ip(request) -> str | None:
-    """The address the request came from, as sign-in throttling sees it: behind a trusted
-    proxy (DJANGO_TRUSTED_PROXY_COUNT) the client's, else the connection's."""
-    return get_client_ip_address(request)
+    """The address the request came from, for sign-in throttling and the audit log.
+
+    With DJANGO_TRUSTED_PROXY_COUNT = N > 0, each of the N proxies appended the address it
+    was reached from to X-Forwarded-For, so the client is the N-th entry from the right;
+    entries further left were written by the client and are never trusted. With 0, the
+    header is ignored and the connection's address is the client's."""
+    remote = _valid_ip(request.META.get("REMOTE_ADDR"))
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                 if part.strip()]
+    if not forwarded:
+        return remote
+    return _valid_ip(forwarded[-min(count, len(forwarded))]) or remote
 
 
 def actor_of(request) -> dict:

@@ -58,7 +58,7 @@ class GatewayKeyAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at"]
-    exclude = ["token_hmac"]
+    exclude = ["token_digest"]
 
     def has_add_permission(self, request):
         return False

@@ -30,15 +30,17 @@ def _bearer(request: HttpRequest) -> str:
 def rate_limit_retry_after(token_id: int) -> int:
     """Count this request against the token's fixed one-minute window. Returns 0 when it may
     go ahead, else the seconds until the window ends. The cache is Redis in production, so
-    the count is shared by every web process."""
+    the count is shared by every web process. One round trip once the window has a count."""
     limit = settings.API_RATE_LIMIT_PER_MINUTE
     if limit <= 0:
         return 0
     now = time.time()
     window = int(now // RATE_WINDOW_S)
     key = f"api-rate:{token_id}:{window}"
-    cache.add(key, 0, timeout=RATE_WINDOW_S * 2)
-    count = cache.incr(key)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window's first request
+        count = 1 if cache.add(key, 1, timeout=RATE_WINDOW_S * 2) else cache.incr(key)
     if count <= limit:
         return 0
     return max(1, int((window + 1) * RATE_WINDOW_S - now + 0.999))

@@ -26,6 +26,9 @@ KEY_PATTERNS = [
         r"(?i)((?:api[_-]?key|secret|token|password|passwd|authorization)"
         r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]{6,}"
     ),
+    # Sign-in links: an invitation or password link (`/accounts/password/<uid>/<token>/`,
+    # Django's `/reset/<uid>/<token>/`) lets whoever reads it choose the account's password.
+    re.compile(r"(?i)(/(?:password|reset)/)[A-Za-z0-9_\-]+/[A-Za-z0-9_\-]+"),
 ]
 REDACTED = "[redacted]"
 

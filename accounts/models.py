@@ -105,12 +105,22 @@ class GatewayKey(models.Model):
 
 
 class ApiToken(models.Model):
-    """A personal API token: only a prefix and an HMAC of the whole token are stored."""
+    """A personal API token: only a prefix and a digest of the whole token are stored.
+
+    The digest is SHA-256 of the token (256 random bits), keyed on nothing, so no server
+    secret can be rotated out from under it. Tokens made before that were an HMAC keyed on
+    DJANGO_SECRET_KEY (`salted-hmac`); each is re-stored as SHA-256 the first time it is used."""
+
+    class DigestScheme(models.TextChoices):
+        SHA256 = "sha256", "SHA-256"
+        SALTED_HMAC = "salted-hmac", "HMAC keyed on DJANGO_SECRET_KEY (older tokens)"
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
-    token_hmac = models.CharField(max_length=64, editable=False)
+    token_digest = models.CharField(max_length=64, editable=False)
+    digest_scheme = models.CharField(max_length=16, choices=DigestScheme.choices,
+                                     default=DigestScheme.SHA256, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 """Writes for accounts: the audit log, teams and roles, personal API tokens, users."""
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -8,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -80,8 +82,27 @@ TOKEN_PREFIX = "gw_"
 TOKEN_PREFIX_CHARS = 8
 
 
-def _token_hmac(token: str) -> str:
-    return salted_hmac("grokweb.api_token", token, algorithm="sha256").hexdigest()
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _legacy_token_digests(token: str) -> list[str]:
+    """How tokens made before SHA-256 were stored: an HMAC keyed on the secret key, tried
+    with DJANGO_SECRET_KEY and each of DJANGO_SECRET_KEY_FALLBACKS."""
+    return [salted_hmac("grokweb.api_token", token, secret=secret, algorithm="sha256").hexdigest()
+            for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]]
+
+
+def _token_matches(token: ApiToken, plaintext: str) -> bool:
+    if token.digest_scheme == ApiToken.DigestScheme.SHA256:
+        return hmac.compare_digest(token.token_digest, _token_digest(plaintext))
+    if not any(hmac.compare_digest(token.token_digest, legacy)
+               for legacy in _legacy_token_digests(plaintext)):
+        return False
+    # Upgrade on first use: from now on no secret key is involved.
+    ApiToken.objects.filter(pk=token.pk).update(
+        token_digest=_token_digest(plaintext), digest_scheme=ApiToken.DigestScheme.SHA256)
+    return True
 
 
 def api_token_create(
@@ -93,7 +114,7 @@ def api_token_create(
     with transaction.atomic():
         token = ApiToken(user=user, name=name.strip(),
                          prefix=plaintext[len(TOKEN_PREFIX):][:TOKEN_PREFIX_CHARS],
-                         token_hmac=_token_hmac(plaintext))
+                         token_digest=_token_digest(plaintext))
         token.full_clean()
         token.save()
         audit_record(actor=user, action="api_token.create", target=token,
@@ -122,7 +143,7 @@ def api_token_authenticate(*, plaintext: str) -> ApiToken | None:
     prefix = plaintext[len(TOKEN_PREFIX):][:TOKEN_PREFIX_CHARS]
     token = (ApiToken.objects.select_related("user")
              .filter(prefix=prefix, revoked_at__isnull=True, user__is_active=True).first())
-    if token is None or not hmac.compare_digest(token.token_hmac, _token_hmac(plaintext)):
+    if token is None or not _token_matches(token, plaintext):
         return None
     now = timezone.now()
     # One write a minute at most, not one per request.
@@ -185,19 +206,37 @@ def user_invite_send(*, user: User) -> None:
     )
 
 
+def user_sessions_end(*, user: User) -> int:
+    """Delete every session the user is signed in with; returns how many. Sessions are
+    stored signed, not indexed by user, so each live one is read (a console action, rare)."""
+    ended = [session.pk for session in Session.objects.filter(expire_date__gt=timezone.now())
+             if session.get_decoded().get("_auth_user_id") == str(user.pk)]
+    Session.objects.filter(pk__in=ended).delete()
+    return len(ended)
+
+
 def user_set_active(
     *, user: User, active: bool, actor: User, ip_address: str | None = None
 ) -> User:
-    """Deactivating signs the user out everywhere and stops their API tokens at once: both
-    check `is_active` on every request."""
-    if user.is_active != active:
-        before = _user_snapshot(user)
-        with transaction.atomic():
-            User.objects.filter(pk=user.pk).update(is_active=active)
-            user.refresh_from_db()
-            audit_record(actor=actor, action="user.activate" if active else "user.deactivate",
-                         target=user, before=before, after=_user_snapshot(user),
-                         ip_address=ip_address)
+    """Deactivating is final for what the user held: every session is deleted and every API
+    token revoked (audited), so re-activating gives back the account, never an old session
+    or token. Requests in between are refused anyway: both check `is_active`."""
+    if user.is_active == active:
+        return user
+    before = _user_snapshot(user)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=active)
+        user.refresh_from_db()
+        after = _user_snapshot(user)
+        if not active:
+            revoked = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+                           .values_list("prefix", flat=True))
+            ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+                revoked_at=timezone.now())
+            after |= {"sessions_ended": user_sessions_end(user=user),
+                      "tokens_revoked": revoked}
+        audit_record(actor=actor, action="user.activate" if active else "user.deactivate",
+                     target=user, before=before, after=after, ip_address=ip_address)
     return user
 
 

@@ -1,10 +1,9 @@
 import math
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -13,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import membership_for_user
+from accounts.access import client_ip, membership_for_user, parse_id
 from accounts.forms import ApiTokenCreateForm
 from accounts.health import health_checks
 from accounts.middleware import SESSION_TEAM_KEY
@@ -25,7 +24,10 @@ from accounts.services import api_token_create, api_token_revoke
 @require_POST
 @login_required
 def switch_team(request: HttpRequest) -> HttpResponse:
-    membership = membership_for_user(request.user, int(request.POST.get("team", 0) or 0))
+    team_id = parse_id(request.POST.get("team"))
+    if team_id is None:  # only a hand-made request: the menu offers the user's teams
+        return HttpResponseBadRequest(_("Choose one of your teams."))
+    membership = membership_for_user(request.user, team_id)
     request.session[SESSION_TEAM_KEY] = membership.team_id
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -83,7 +85,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _tokens_page(request, form=form, status=400)
     token, plaintext = api_token_create(user=request.user, name=form.cleaned_data["name"],
-                                        ip_address=get_client_ip_address(request))
+                                        ip_address=client_ip(request))
     request.session[NEW_TOKEN_KEY] = {"id": token.pk, "plaintext": plaintext}
     return redirect("token_list")
 
@@ -92,6 +94,6 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
-    api_token_revoke(token=token, actor=request.user, ip_address=get_client_ip_address(request))
+    api_token_revoke(token=token, actor=request.user, ip_address=client_ip(request))
     messages.info(request, _("The token “%(name)s” is revoked.") % {"name": token.name})
     return redirect("token_list")

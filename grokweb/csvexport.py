@@ -29,10 +29,12 @@ class _Echo:
         return value
 
 
-def csv_lines(rows: Iterable[Iterable]) -> Iterator[str]:
-    """The BOM, then each row as one CSV line (\\r\\n endings, as RFC 4180 says)."""
+def csv_lines(rows: Iterable[Iterable], *, bom: bool = True) -> Iterator[str]:
+    """The BOM (for files people open; not for a command's output that programs read),
+    then each row as one CSV line (\\r\\n endings, as RFC 4180 says)."""
     writer = csv.writer(_Echo())
-    yield BOM
+    if bom:
+        yield BOM
     for row in rows:
         yield writer.writerow([csv_safe(cell) for cell in row])
 

@@ -61,11 +61,15 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 
 DEFAULT_SECRET_KEY = "grokweb-development-secret-key-not-for-production"
+CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+UNSAFE_EMAIL_BACKENDS = (CONSOLE_EMAIL_BACKEND, "django.core.mail.backends.filebased.EmailBackend")
 # A fixed Fernet key so the embedded default works with no configuration; refused in production.
 DEVELOPMENT_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LWZvci1ncm9rd2ViLW9ubHk="
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEFAULT_SECRET_KEY)
+# Rotating DJANGO_SECRET_KEY: put the old key here until sessions and links made with it expire.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
 )
@@ -88,8 +92,27 @@ if not DEBUG:
             "(generate one with: python -c 'from cryptography.fernet import Fernet; "
             "print(Fernet.generate_key().decode())')."
         )
+    # Every web process and worker must share one rate limit, one limiter and one broker.
+    if not env_str("REDIS_URL"):
+        raise ImproperlyConfigured(
+            "REDIS_URL must point at Redis when DJANGO_DEBUG is off: the API rate limit, the "
+            "gateway rate limiter and the job queue must be shared by every process."
+        )
+    # The console backend prints invitation and password links into the log.
+    if env_str("EMAIL_BACKEND", CONSOLE_EMAIL_BACKEND) in UNSAFE_EMAIL_BACKENDS:
+        raise ImproperlyConfigured(
+            "EMAIL_BACKEND must send real e-mail when DJANGO_DEBUG is off (e.g. "
+            "django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST): the console and file "
+            "backends would write sign-in links where anyone who reads the logs can use them."
+        )
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# How many reverse proxies stand in front of the web process, each appending to
+# X-Forwarded-For. 0 (compose puts gunicorn directly on a port): the connection's address is
+# the client's and X-Forwarded-* headers are ignored, since any client can send them.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_COUNT must be 0 or more.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -102,12 +125,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "axes",
+    "csp",
     "accounts",
     "prompts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -173,10 +199,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in throttling (django-axes): per account and per address.
+# Sign-in throttling (django-axes): an account from one address locks after
+# AXES_FAILURE_LIMIT failures; an address alone (trying many accounts) after the higher
+# AXES_ADDRESS_FAILURE_LIMIT. An account is never locked for everyone: a stranger guessing
+# the admin's password cannot lock the real admin out from another address.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20)
 AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15) / 60
-AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], ["ip_address"]]
+AXES_HANDLER = "accounts.lockout.AccountAndAddressHandler"
+AXES_CLIENT_IP_CALLABLE = "accounts.access.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -190,9 +222,35 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if TRUSTED_PROXY_COUNT:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, so
+# injected markup can run nothing. Pages carry no inline script, handler or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy: no page needs a camera, microphone, location or payment; copying a new
+# API token or a prompt writes to the clipboard.
+PERMISSIONS_POLICY = {
+    "accelerometer": [], "camera": [], "display-capture": [], "geolocation": [],
+    "gyroscope": [], "magnetometer": [], "microphone": [], "payment": [], "usb": [],
+    "clipboard-write": ["self"], "fullscreen": ["self"],
+}
 
 # Internationalisation: English and Simplified Chinese.
 LANGUAGE_CODE = "en"
@@ -264,7 +322,9 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_CONCURRENCY", 8)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The gateway.
-GATEWAY_BASE_URL = env_str("GATEWAY_BASE_URL", "http://127.0.0.1:8900/v1").rstrip("/")
+# Where `make run` starts the bundled simulator; its demo key is installed only for it.
+GATEWAY_SIMULATOR_URL = "http://127.0.0.1:8900/v1"
+GATEWAY_BASE_URL = env_str("GATEWAY_BASE_URL", GATEWAY_SIMULATOR_URL).rstrip("/")
 GATEWAY_MODEL = env_str("GATEWAY_MODEL", "grok-build-0.1")
 GATEWAY_API_KEY = env_str("GATEWAY_API_KEY")
 GATEWAY_TIMEOUT_S = env_float("GATEWAY_TIMEOUT_S", 120)
@@ -292,7 +352,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", CONSOLE_EMAIL_BACKEND)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 20
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "grokweb@localhost")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 

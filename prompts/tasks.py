@@ -3,7 +3,9 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 
+from prompts.pipeline.keys import gateway_key_bootstrap
 from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.usage.budgets import budget_warnings_send
@@ -27,3 +29,10 @@ def sweep_jobs() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def send_budget_warnings() -> int:
     return budget_warnings_send()
+
+
+@worker_ready.connect(dispatch_uid="prompts.import_gateway_api_key")
+def import_gateway_api_key(**_kwargs) -> None:
+    """At a worker's start, a new GATEWAY_API_KEY becomes the active key (unless an admin
+    chose another): see gateway_key_bootstrap."""
+    gateway_key_bootstrap()

@@ -3,6 +3,7 @@
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from datetime import date
@@ -13,13 +14,15 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.access import parse_id
 from accounts.models import User
 from grokweb.refusals import Refusal
 from prompts.access import project_for_member
 from prompts.models import GenerationJob, Project
 from prompts.pipeline.creation import JobSpec
 from prompts.workspace.images import ImageRejected
-from prompts.workspace.services.references import reference_create
+from prompts.workspace.services.references import reference_create, reference_create_from_url
+from prompts.workspace.url_fetch import UrlRefused
 
 DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.IGNORECASE | re.DOTALL)
 MAX_IMAGES = 8
@@ -32,18 +35,48 @@ class ApiInputError(Refusal):
         super().__init__(code, message, status=status)
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_json(request) -> dict:
+    """The body as a JSON object. NaN and Infinity (which Python's reader accepts but JSON
+    does not) and nesting too deep to read are a 400 like any other malformed body."""
     try:
         body = request.body
     except RequestDataTooBig:
         raise ApiInputError(413, "too_large", _("The request body is too large.")) from None
     try:
-        payload = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body or b"null", parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiInputError(400, "invalid_json", _("The body must be a JSON object.")) from None
     if not isinstance(payload, dict):
         raise ApiInputError(400, "invalid_json", _("The body must be a JSON object."))
     return payload
+
+
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+_IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_CHARS}}}$")
+
+
+def idempotency_key(request) -> str:
+    """The `Idempotency-Key` header as the key the creation service remembers ("" when
+    absent): printable ASCII, at most 255 characters (a UUID is typical)."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return ""
+    if not _IDEMPOTENCY_KEY.match(raw.strip()):
+        raise ApiInputError(400, "invalid_idempotency_key",
+                            _("Idempotency-Key must be 1 to %(n)s printable ASCII characters, "
+                              "e.g. a UUID.") % {"n": MAX_IDEMPOTENCY_KEY_CHARS})
+    return "api:" + raw.strip()
+
+
+def payload_fingerprint(payload: dict) -> str:
+    """What a repeat with the same Idempotency-Key must match: the JSON body, whatever its
+    key order or spacing."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _invalid(field: str, message) -> ApiInputError:
@@ -59,11 +92,15 @@ def project_not_found(value) -> ApiInputError:
 
 def api_project(user: User, value) -> Project:
     """A project of the caller's teams by id or by name; 404 naming it otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "" or (
+            isinstance(value, str) and "\x00" in value):
         raise _invalid("project", _("give the project's id or name."))
     if isinstance(value, int) or value.isdigit():
+        project_id = parse_id(value)
+        if project_id is None:
+            raise project_not_found(value)
         try:
-            return project_for_member(user, int(value))
+            return project_for_member(user, project_id)
         except Http404:
             raise project_not_found(value) from None
     matches = list(Project.objects.filter(team__memberships__user=user, name=value)[:2])
@@ -81,9 +118,12 @@ def _temperature(value) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _invalid("temperature", _("must be a number."))
     try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
+        temperature = Decimal(str(value)).quantize(Decimal("0.01"))
     except InvalidOperation:
         raise _invalid("temperature", _("must be a number.")) from None
+    if not temperature.is_finite():  # "NaN", "Infinity"
+        raise _invalid("temperature", _("must be a number."))
+    return temperature
 
 
 def _max_tokens(value) -> int | None:
@@ -94,15 +134,27 @@ def _max_tokens(value) -> int | None:
     return value
 
 
-def _images(user: User, project: Project, value) -> tuple[list, list[str]]:
+def _image_from_link(user: User, project: Project, url: str):
+    """An https image link is fetched here, through the same guard as "add from link" (no
+    private, loopback, link-local or metadata address; size and type checked), and stored
+    as a reference: the gateway is never handed a link to fetch on our behalf."""
+    try:
+        return reference_create_from_url(project=project, user=user, url=url)[0]
+    except UrlRefused as refused:
+        raise ApiInputError(422, f"image_{refused.code}", refused.message) from None
+    except ImageRejected as rejected:
+        raise ApiInputError(422, f"image_{rejected.code}", rejected.message) from None
+
+
+def _images(user: User, project: Project, value) -> list:
     if value is None:
-        return [], []
+        return []
     if not isinstance(value, list) or len(value) > MAX_IMAGES:
         raise _invalid("images", _("must be a list of at most %(n)s images.") % {"n": MAX_IMAGES})
-    references, urls = [], []
+    references = []
     for number, item in enumerate(value, start=1):
         if isinstance(item, str) and item.startswith("https://"):
-            urls.append(item)
+            references.append(_image_from_link(user, project, item))
             continue
         match = DATA_URL.match(item) if isinstance(item, str) else None
         if match is None:
@@ -118,7 +170,7 @@ def _images(user: User, project: Project, value) -> tuple[list, list[str]]:
         except ImageRejected as rejected:
             raise ApiInputError(422, f"image_{rejected.code}", rejected.message) from None
         references.append(reference)
-    return references, urls
+    return references
 
 
 def job_spec_from_payload(*, user: User, payload: dict) -> tuple[Project, JobSpec]:
@@ -133,9 +185,9 @@ def job_spec_from_payload(*, user: User, payload: dict) -> tuple[Project, JobSpe
     project = api_project(user, payload["project"])
     temperature = _temperature(payload.get("temperature"))
     max_tokens = _max_tokens(payload.get("max_tokens"))
-    references, urls = _images(user, project, payload.get("images"))
+    references = _images(user, project, payload.get("images"))
     return project, JobSpec(brief=brief, task_type=task_type, temperature=temperature,
-                            max_tokens=max_tokens, references=references, image_urls=urls)
+                            max_tokens=max_tokens, references=references)
 
 
 def _day(params, name: str, default: date) -> date:

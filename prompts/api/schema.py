@@ -9,7 +9,9 @@ def _errors(*statuses: int) -> dict:
         400: "Malformed request or invalid field", 401: "Missing, unknown or revoked token",
         404: "No such object in your teams (a project's message names it), or no such page",
         413: "Request too large (body or input tokens)",
-        422: "Refused: budget used up, consent missing, blocked term, invalid image",
+        422: "Refused: budget used up, consent missing, blocked term, invalid image, archived "
+             "project, an image link to a private address (image_private_address), an "
+             "Idempotency-Key sent before with another body (idempotency_key_reused)",
         429: "Rate limited; see the Retry-After header",
     }
     return {
@@ -17,6 +19,16 @@ def _errors(*statuses: int) -> dict:
                       "content": {"application/json": {"schema": ERROR}}}
         for status in statuses
     }
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Any unique string (a UUID) for this job, printable ASCII. Sending the same "
+                   "key with the same body again within 24 hours returns the job it created "
+                   "(200, nothing new queued or billed); the same key with a different body "
+                   "is refused (422, idempotency_key_reused). Keys are per user.",
+}
 
 
 def _json(schema_name: str, description: str) -> dict:
@@ -42,7 +54,9 @@ SCHEMAS = {
             "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32768},
             "images": {"type": "array", "maxItems": 8, "items": {
                 "type": "string",
-                "description": "data:image/...;base64,... (JPEG, PNG, WebP) or an https URL"}},
+                "description": "data:image/...;base64,... (JPEG, PNG, WebP) or an https URL, "
+                               "which GrokWeb downloads (public addresses only) and stores as "
+                               "a reference of the project"}},
         },
     },
     "JobAccepted": {
@@ -164,12 +178,15 @@ def openapi_document(*, server_url: str) -> dict:
                 },
                 "post": {
                     "operationId": "createJob", "summary": "Queue one job",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/JobRequest"}}}},
                     "responses": {
                         "202": {**_json("JobAccepted", "Queued"), "headers": {"Location": {
                             "description": "the job's URL (GET it for status and record)",
                             "schema": {"type": "string", "format": "uri"}}}},
+                        "200": _json("JobAccepted", "The job this Idempotency-Key created "
+                                                    "before (nothing new was queued or billed)"),
                         **_errors(400, 401, 404, 413, 422, 429)},
                 },
             },

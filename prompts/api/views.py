@@ -12,17 +12,27 @@ from accounts.api_auth import token_required
 from prompts.access import job_for_member
 from prompts.api.input import (
     ApiInputError,
+    idempotency_key,
     job_list_filters,
     job_spec_from_payload,
+    payload_fingerprint,
     read_json,
     usage_period,
 )
 from prompts.api.schema import openapi_document
-from prompts.pipeline.creation import job_create
+from prompts.pipeline.creation import job_create_once, submission_earlier
 from prompts.usage.reports import usage_for_user
 from prompts.workspace.selectors.jobs import job_as_dict, job_summary_dict, jobs_of_user
 
 JOBS_PER_PAGE = 50
+
+
+def _job_accepted(request: HttpRequest, job, *, created: bool) -> JsonResponse:
+    """202 for a new job; 200 for the job an Idempotency-Key created before. `Location` is
+    the job's URL either way."""
+    response = JsonResponse({"id": job.id, "status": job.status}, status=202 if created else 200)
+    response["Location"] = request.build_absolute_uri(reverse("api_job_detail", args=[job.id]))
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,11 +41,16 @@ def jobs(request: HttpRequest) -> JsonResponse:
     """GET lists the caller's jobs; POST queues one."""
     if request.method == "GET":
         return _job_list(request)
-    project, spec = job_spec_from_payload(user=request.user, payload=read_json(request))
-    job = job_create(user=request.user, project=project, spec=spec)
-    response = JsonResponse({"id": job.id, "status": job.status}, status=202)
-    response["Location"] = request.build_absolute_uri(reverse("api_job_detail", args=[job.id]))
-    return response
+    payload, key = read_json(request), idempotency_key(request)
+    fingerprint = payload_fingerprint(payload) if key else ""
+    # A repeat is answered before anything is read or stored again (images included).
+    earlier = submission_earlier(user=request.user, key=key, fingerprint=fingerprint)
+    if earlier is not None:
+        return _job_accepted(request, earlier, created=False)
+    project, spec = job_spec_from_payload(user=request.user, payload=payload)
+    job, created = job_create_once(user=request.user, project=project, spec=spec, key=key,
+                                   fingerprint=fingerprint)
+    return _job_accepted(request, job, created=created)
 
 
 def _job_list(request: HttpRequest) -> JsonResponse:

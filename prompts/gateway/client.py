@@ -81,11 +81,15 @@ class GatewayClient:
     def close(self) -> None:
         self.session.close()
 
-    def chat(self, api_key: str, payload: dict) -> GatewayResult:
+    def chat(self, api_key: str, payload: dict, *, request_id: str = "") -> GatewayResult:
+        """One chat completion. `request_id` (ours, a UUID) goes out as X-Request-Id and
+        Idempotency-Key, so the gateway's log names the call and a gateway that honours the
+        key answers a repeat with the first answer instead of billing it again."""
         body = {**payload, "model": payload.get("model") or self.model}
-        response, latency_ms = self._send(api_key, "POST", "/chat/completions", body)
+        headers = {"X-Request-Id": request_id, "Idempotency-Key": request_id} if request_id else {}
+        response, latency_ms = self._send(api_key, "POST", "/chat/completions", body, headers)
         data = self._json_body(response, latency_ms, "POST", "/chat/completions")
-        request_id = _request_id(response, data)
+        request_id = _request_id(response, data, ours=request_id)
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise TransientError(
@@ -132,7 +136,8 @@ class GatewayClient:
             if isinstance(item, dict) and "id" in item
         ]
 
-    def _send(self, api_key: str, method: str, path: str, body: dict | None):
+    def _send(self, api_key: str, method: str, path: str, body: dict | None,
+              headers: dict | None = None):
         if not isinstance(api_key, str) or not _KEY_PATTERN.match(api_key):
             raise AuthError("API key is empty or contains characters not allowed in a header")
         started = time.monotonic()
@@ -141,7 +146,7 @@ class GatewayClient:
                 method,
                 self.base_url + path,
                 json=body,
-                headers={"Authorization": f"Bearer {api_key}"},
+                headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
                 timeout=self.timeout,
                 allow_redirects=False,
             )
@@ -161,7 +166,8 @@ class GatewayClient:
         else:
             latency_ms = _elapsed_ms(started)
             if not 200 <= response.status_code < 300:
-                error = _http_error(response, api_key, latency_ms)
+                error = _http_error(response, api_key, latency_ms,
+                                    ours=(headers or {}).get("X-Request-Id", ""))
                 self._log(
                     method, path, response.status_code, latency_ms, error.request_id, error.outcome
                 )
@@ -224,7 +230,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
-def _http_error(response: requests.Response, api_key: str, latency_ms: int) -> GatewayError:
+def _http_error(response: requests.Response, api_key: str, latency_ms: int,
+                ours: str = "") -> GatewayError:
     status = response.status_code
     code, message, data = _error_details(response)
     message = _scrub(message, api_key) or f"HTTP {status}"
@@ -232,7 +239,7 @@ def _http_error(response: requests.Response, api_key: str, latency_ms: int) -> G
     kwargs = {
         "http_status": status,
         "code": code,
-        "request_id": _request_id(response, data),
+        "request_id": _request_id(response, data, ours=ours),
         "latency_ms": latency_ms,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -288,10 +295,13 @@ def _scrub(text: str, api_key: str) -> str:
     return text.replace(api_key, "[redacted]") if api_key else text
 
 
-def _request_id(response: requests.Response, data: dict | None) -> str:
-    header = response.headers.get("x-request-id")
-    if header:
-        return header
+def _request_id(response: requests.Response, data: dict | None, ours: str = "") -> str:
+    """The gateway's own id for the call: one-api/new-api's X-Oneapi-Request-Id, else an
+    X-Request-Id that is not just ours echoed back, else the body's id."""
+    for header in ("x-oneapi-request-id", "x-request-id"):
+        value = response.headers.get(header, "")
+        if value and value != ours:
+            return value
     return str((data or {}).get("id") or "")
 
 

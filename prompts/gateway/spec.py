@@ -19,6 +19,13 @@ DIMENSION_MIN, DIMENSION_MAX = 64, 4096
 STEPS_MIN, STEPS_MAX = 1, 150
 CFG_MIN, CFG_MAX = 1.0, 30.0
 VISUAL_FEATURE_KEYS = ("face", "hairstyle", "lighting", "palette", "composition", "style_direction")
+# What a record can hold (the columns' sizes, and prompts no image tool takes longer): a
+# value beyond them is cut and the record marked for review, never an error after the
+# gateway has billed the answer.
+SEED_MAX = 2**63 - 1
+TEXT_LIMITS = {"positive_prompt": 20_000, "negative_prompt": 20_000, "sampler": 60,
+               "style": 200}
+VISUAL_FEATURE_MAX_CHARS = 2_000
 
 _DIMENSION = {
     "type": "integer",
@@ -88,6 +95,8 @@ class PromptSpec:
     style: str = DEFAULTS["style"]
     seed: int | None = None
     visual_features: dict[str, str] | None = None
+    # A value was cut to fit (see TEXT_LIMITS): a person should look at the record.
+    needs_review: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,17 +176,22 @@ def _coerce(obj: dict) -> PromptSpec:
     if not isinstance(positive, str) or not positive.strip():
         raise ValueError("positive_prompt is missing or empty")
     values = {**DEFAULTS, **{k: v for k, v in obj.items() if k in DEFAULTS and v is not None}}
+    texts = {name: _text(positive if name == "positive_prompt" else values[name], name)
+             for name in TEXT_LIMITS}
+    fitted = {name: text[:TEXT_LIMITS[name]] for name, text in texts.items()}
+    features, features_cut = _visual_features(values["visual_features"])
     return PromptSpec(
-        positive_prompt=positive.strip(),
-        negative_prompt=_text(values["negative_prompt"], "negative_prompt"),
+        positive_prompt=fitted["positive_prompt"],
+        negative_prompt=fitted["negative_prompt"],
         width=_dimension(values["width"], "width"),
         height=_dimension(values["height"], "height"),
         steps=_clamp(round(_number(values["steps"], "steps")), STEPS_MIN, STEPS_MAX),
-        cfg_scale=_clamp(_number(values["cfg_scale"], "cfg_scale"), CFG_MIN, CFG_MAX),
-        sampler=_text(values["sampler"], "sampler") or DEFAULTS["sampler"],
-        style=_text(values["style"], "style"),
+        cfg_scale=round(_clamp(_number(values["cfg_scale"], "cfg_scale"), CFG_MIN, CFG_MAX), 1),
+        sampler=fitted["sampler"] or DEFAULTS["sampler"],
+        style=fitted["style"],
         seed=_seed(values["seed"]),
-        visual_features=_visual_features(values["visual_features"]),
+        visual_features=features,
+        needs_review=features_cut or fitted != texts,
     )
 
 
@@ -196,7 +210,7 @@ def _number(value, name: str) -> float:
         value = value.strip()
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} is not a number") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} is not a finite number")
@@ -213,13 +227,23 @@ def _dimension(value, name: str) -> int:
 
 
 def _seed(value) -> int | None:
-    if value is None:
+    """A seed a 64-bit column holds; -1 ("random" in A1111), junk or out of range: None."""
+    if value is None or isinstance(value, bool):
         return None
-    seed = int(_number(value, "seed"))
-    return seed if seed >= 0 else None  # -1 means "random" in A1111
+    if isinstance(value, int):
+        seed = value
+    else:
+        try:
+            seed = int(_number(value, "seed"))
+        except ValueError:
+            return None
+    return seed if 0 <= seed <= SEED_MAX else None
 
 
-def _visual_features(value) -> dict[str, str] | None:
+def _visual_features(value) -> tuple[dict[str, str] | None, bool]:
+    """The six features as text, each cut to VISUAL_FEATURE_MAX_CHARS; and whether any was."""
     if not isinstance(value, dict):
-        return None
-    return {key: str(value.get(key) or "").strip() for key in VISUAL_FEATURE_KEYS}
+        return None, False
+    features = {key: str(value.get(key) or "").strip() for key in VISUAL_FEATURE_KEYS}
+    cut = any(len(text) > VISUAL_FEATURE_MAX_CHARS for text in features.values())
+    return {key: text[:VISUAL_FEATURE_MAX_CHARS] for key, text in features.items()}, cut

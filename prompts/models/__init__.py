@@ -1,6 +1,6 @@
 """The models of the prompts app, one module per concern; import them from here."""
 
-from prompts.models.jobs import GenerationJob, PromptRecord, TaskType
+from prompts.models.jobs import GenerationJob, PromptRecord, SubmissionKey, TaskType
 from prompts.models.ledger import DailyUsage, GatewayCall
 from prompts.models.library import Comment, Favourite, Rating, Tag
 from prompts.models.pricing import GatewayModel, ModelPrice
@@ -23,6 +23,7 @@ __all__ = [
     "PromptRecord",
     "Rating",
     "ReferenceImage",
+    "SubmissionKey",
     "Tag",
     "TaskType",
     "reference_path",

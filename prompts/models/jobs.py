@@ -138,3 +138,37 @@ class PromptRecord(models.Model):
 
     def __str__(self) -> str:
         return self.positive_prompt[:60] or f"Record {self.pk}"
+
+
+class SubmissionKey(models.Model):
+    """What a one-time key already created: a job-creating form's submission token, or the
+    API's `Idempotency-Key` header. One row per (user, key), written in the transaction that
+    creates the job or batch, so a repeat — a double click, back and resubmit, a client's
+    retry — finds the first one instead of creating and billing a second.
+
+    `fingerprint` is a digest of what was asked (the API's JSON body); a key sent again with
+    another request is refused. API keys count for SUBMISSION_KEY_HOURS."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    job = models.ForeignKey(GenerationJob, null=True, blank=True, on_delete=models.CASCADE,
+                            related_name="+")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("submission key")
+        verbose_name_plural = _("submission keys")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="submissionkey_unique_user_key"),
+            models.CheckConstraint(
+                condition=Q(job__isnull=False, batch__isnull=True)
+                | Q(job__isnull=True, batch__isnull=False),
+                name="submissionkey_job_or_batch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

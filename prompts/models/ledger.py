@@ -26,6 +26,13 @@ class GatewayCall(models.Model):
         TRANSIENT = "transient", _("Transient failure")
         PARSE = "parse", _("Unparseable answer")
 
+    class State(models.TextChoices):
+        # Written before the request is sent, completed in place by the answer; a row left
+        # in flight by a dead worker becomes unknown until reconciliation settles it.
+        IN_FLIGHT = "in_flight", _("In flight")
+        COMPLETED = "completed", _("Completed")
+        UNKNOWN = "unknown", _("Unconfirmed")
+
     job = models.ForeignKey(GenerationJob, on_delete=models.PROTECT, related_name="calls")
     attempt = models.PositiveIntegerField()
     # Denormalised from the job so usage queries and the rollup need no joins.
@@ -37,7 +44,9 @@ class GatewayCall(models.Model):
     )
     model = models.CharField(max_length=100)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.COMPLETED)
+    # Blank while the call is in flight or unknown.
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     error_message = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(default=0)
@@ -47,6 +56,11 @@ class GatewayCall(models.Model):
     price = models.ForeignKey(
         ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
     )
+    # The most this attempt can cost: its input estimate and max_tokens at the price in force.
+    # What an unconfirmed call is shown as, at most.
+    max_cost = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    # Ours, sent as X-Request-Id and Idempotency-Key; and the gateway's own id for the call.
+    client_request_id = models.UUIDField(null=True, blank=True, unique=True)
     request_id = models.CharField(max_length=100, blank=True)
     # The wait chosen before the next attempt (Retry-After or backoff), for the job timeline.
     retry_delay_s = models.FloatField(null=True, blank=True)
@@ -61,6 +75,9 @@ class GatewayCall(models.Model):
         indexes = [
             models.Index(fields=["team", "created_at"], name="call_team_created"),
             models.Index(fields=["user", "created_at"], name="call_user_created"),
+            # The few calls not yet completed, for the sweeper and the usage pages.
+            models.Index(fields=["state", "started_at"], condition=~Q(state="completed"),
+                         name="call_open_state"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["job", "attempt"], name="call_unique_job_attempt"),
@@ -70,6 +87,12 @@ class GatewayCall(models.Model):
                 name="call_priced_has_cost",
             ),
             models.CheckConstraint(condition=Q(attempt__gte=1), name="call_attempt_gte_1"),
+            models.CheckConstraint(
+                condition=Q(state__in=["in_flight", "completed", "unknown"]),
+                name="call_state_valid",
+            ),
+            models.CheckConstraint(condition=~Q(state="completed") | ~Q(outcome=""),
+                                   name="call_completed_has_outcome"),
         ]
 
     def __str__(self) -> str:

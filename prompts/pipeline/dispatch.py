@@ -18,9 +18,10 @@ WaitReason = GenerationJob.WaitReason
 RUN_JOB_TASK = "prompts.tasks.run_job"
 
 
-def _send(job_ids: list[int], countdown: float | None) -> None:
+def _send(job_ids: list[int], countdown: float | None, stamped: bool = False) -> None:
     """Publish to the broker. If it is down the jobs stay queued and the sweeper re-sends
-    them: a broker outage delays a brief, it never loses one."""
+    them: a broker outage delays a brief, it never loses one. `stamped`: the caller wrote
+    dispatched_at with the job already (a new job), so no UPDATE is needed."""
     sent = []
     try:
         for job_id in job_ids:
@@ -29,18 +30,18 @@ def _send(job_ids: list[int], countdown: float | None) -> None:
     except Exception:
         logger.exception("broker unreachable: %d job(s) left queued for the sweeper",
                          len(job_ids) - len(sent))
-    if sent:
+    if sent and not stamped:
         GenerationJob.objects.filter(pk__in=sent).update(dispatched_at=timezone.now())
 
 
-def job_enqueue(job_id: int, *, countdown: float | None = None) -> None:
+def job_enqueue(job_id: int, *, countdown: float | None = None, stamped: bool = False) -> None:
     """Send the job's id to a worker once the current transaction commits."""
-    transaction.on_commit(lambda: _send([job_id], countdown))
+    transaction.on_commit(lambda: _send([job_id], countdown, stamped))
 
 
-def jobs_enqueue(job_ids: list[int]) -> None:
+def jobs_enqueue(job_ids: list[int], *, stamped: bool = False) -> None:
     if job_ids:
-        transaction.on_commit(lambda: _send(list(job_ids), None))
+        transaction.on_commit(lambda: _send(list(job_ids), None, stamped))
 
 
 def dispatch_paused() -> DispatchPause | None:

@@ -14,11 +14,16 @@ from accounts.crypto import decrypt_secret, encrypt_secret, fingerprint_secret, 
 from accounts.logging import register_secret
 from accounts.models import GatewayKey, User
 from accounts.services import audit_record
-from prompts.gateway.errors import AuthError, GatewayError
+from prompts.gateway.errors import AuthError, GatewayError, InvalidRequestError
 from prompts.pipeline.client import gateway_client
 from prompts.pipeline.dispatch import jobs_resume
 
 logger = logging.getLogger(__name__)
+
+# The bundled simulator's key (`make run`, seed_demo): worthless at any real gateway, so a
+# configured GATEWAY_API_KEY replaces it.
+SIMULATOR_DEMO_KEY = "sim-demo-key-grokweb"
+SIMULATOR_DEMO_FINGERPRINT = fingerprint_secret(SIMULATOR_DEMO_KEY)
 
 
 def _key_snapshot(key: GatewayKey) -> dict:
@@ -96,10 +101,10 @@ class ActiveKey:
 def gateway_key_active() -> ActiveKey | None:
     """The key every new attempt must use, decrypted; None when no key is usable."""
     key = GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).only(
-        "id", "secret_encrypted"
+        "id", "secret_encrypted", "fingerprint"
     ).first()
-    if key is None and settings.GATEWAY_API_KEY:
-        key = gateway_key_bootstrap()
+    if settings.GATEWAY_API_KEY and (key is None or key.fingerprint == SIMULATOR_DEMO_FINGERPRINT):
+        key = gateway_key_bootstrap() or key
     if key is None:
         return None
     return gateway_key_from_store(key_id=key.id, secret_encrypted=key.secret_encrypted)
@@ -127,18 +132,39 @@ def gateway_key_mark_failing(*, key_id: int, error: str) -> bool:
 
 
 def gateway_key_bootstrap() -> GatewayKey | None:
-    """Import GATEWAY_API_KEY into the encrypted store when no key is active."""
+    """Import GATEWAY_API_KEY into the encrypted store and activate it, when it is not stored
+    yet and no key but the simulator's demo key is active. Runs at start (seed_demo, a worker
+    coming up) and when an attempt finds no active key. Returns the imported key, else None.
+
+    A key stored before is left as an admin left it (retired, revoked or failing), and a key
+    an admin activated is never replaced by the environment."""
     secret = settings.GATEWAY_API_KEY.strip()
-    if not secret or GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).exists():
+    if not secret:
         return None
     fingerprint = fingerprint_secret(secret)
-    existing = GatewayKey.objects.filter(fingerprint=fingerprint).first()
-    if existing is not None:
-        return None  # imported before and since retired, revoked or failing: leave it be
+    if GatewayKey.objects.filter(fingerprint=fingerprint).exists():
+        return None
+    active = GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).only("fingerprint").first()
+    if active is not None and active.fingerprint != SIMULATOR_DEMO_FINGERPRINT:
+        return None
     try:
-        return gateway_key_add(name=f"env-{fingerprint[:6]}", secret=secret, activate=True)
+        key = gateway_key_add(name=f"env-{fingerprint[:6]}", secret=secret, activate=True)
     except IntegrityError:
         return None  # another process imported it at the same moment
+    logger.info("imported GATEWAY_API_KEY as gateway key %s (%s) and activated it",
+                key.name, key.masked)
+    return key
+
+
+def gateway_key_is_demo(key: GatewayKey) -> bool:
+    return key.fingerprint == SIMULATOR_DEMO_FINGERPRINT
+
+
+def gateway_keys_sharing_secret(*, fingerprint: str, exclude_id: int | None = None) -> list[str]:
+    """Names of stored keys with this secret (same fingerprint): adding a secret twice under
+    two names makes a failover to "the other key" no failover at all."""
+    return list(GatewayKey.objects.filter(fingerprint=fingerprint).exclude(pk=exclude_id)
+                .order_by("name").values_list("name", flat=True))
 
 
 def gateway_key_verify(
@@ -152,11 +178,12 @@ def gateway_key_verify(
     register_secret(secret)
     try:
         models = gateway_client().list_models(secret)
-    except AuthError as error:
-        GatewayKey.objects.filter(pk=key.pk).update(last_error=str(error)[:500],
-                                                    last_error_at=now, verified_at=None)
-        key.verified_at, key.last_error, key.last_error_at = None, str(error)[:500], now
-        ok, detail = False, error.message
+    except (AuthError, InvalidRequestError) as error:
+        if isinstance(error, InvalidRequestError) and error.http_status != 400:
+            ok, detail = False, error.message  # e.g. a gateway without GET /models
+        else:
+            _mark_refused(key, error=str(error)[:500], now=now)
+            ok, detail = False, error.message
     except GatewayError as error:
         ok, detail = False, error.message
     else:
@@ -173,6 +200,18 @@ def _verification_audit(key: GatewayKey, ok: bool, detail: str, *, actor: User |
     audit_record(actor=actor, action="gateway_key.verify", target=key,
                  after=_key_snapshot(key) | {"accepted": ok, "detail": detail[:200]},
                  ip_address=ip_address)
+
+
+def _mark_refused(key: GatewayKey, *, error: str, now) -> None:
+    """The gateway refused the key (401/403; a 400 to a bodiless GET, as LiteLLM's proxy
+    answers an unknown key). A key in reserve becomes failing at once, so nobody is offered
+    to activate it; the active key is left to the failover that its jobs trigger."""
+    fields = {"last_error": error, "last_error_at": now, "verified_at": None}
+    if key.status == GatewayKey.Status.STANDBY:
+        fields["status"] = GatewayKey.Status.FAILING
+    GatewayKey.objects.filter(pk=key.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(key, name, value)
 
 
 def gateway_key_revoke(

@@ -8,11 +8,11 @@ if this worker still holds the attempt (`_finish`), so a job finishes exactly on
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +26,7 @@ from prompts.pipeline.dispatch import job_enqueue
 from prompts.pipeline.keys import failover_after_refusal
 from prompts.pipeline.limiter import limiter_pause, limiter_trip
 from prompts.pipeline.moderation import breaker_check
-from prompts.usage.ledger import CallFacts, ledger_record
+from prompts.usage.ledger import CallFacts, ledger_complete
 
 logger = logging.getLogger(__name__)
 
@@ -35,26 +35,33 @@ WaitReason = GenerationJob.WaitReason
 
 # 429s are retried longer than other transient failures: they say "later", not "broken".
 RATE_LIMIT_ATTEMPTS_FACTOR = 3
+# The raw answer kept with a record (a reply of megabytes is cut, not refused).
+RAW_TEXT_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One claimed attempt: the job as claimed, its attempt number and the key it used."""
+    """One claimed attempt: the job as claimed, its attempt number, the key it used and its
+    write-ahead ledger row."""
 
     job: GenerationJob
     number: int
+    team_id: int
     key_id: int
-    started_at: datetime
+    call: GatewayCall
+    price: object | None  # ModelPrice or run.PriceInForce: what the call is charged at
 
     def record(self, facts_from, **extra) -> GatewayCall:
-        """The attempt's ledger row (and rollup), in the caller's transaction."""
+        """Complete the attempt's ledger row (and rollup) and commit it: billed usage is in
+        the ledger before anything else about the job is written."""
         facts = CallFacts(
-            started_at=self.started_at, key_id=self.key_id, http_status=facts_from.http_status,
-            latency_ms=facts_from.latency_ms, prompt_tokens=facts_from.prompt_tokens,
+            started_at=self.call.started_at, key_id=self.key_id,
+            http_status=facts_from.http_status, latency_ms=facts_from.latency_ms,
+            prompt_tokens=facts_from.prompt_tokens,
             completion_tokens=facts_from.completion_tokens, request_id=facts_from.request_id,
             **extra,
         )
-        return ledger_record(job=self.job, attempt=self.number, facts=facts)
+        return ledger_complete(call=self.call, facts=facts, price=self.price)
 
     def finish(self, **changes) -> bool:
         """Move the job on from `running`, only if this worker still holds this attempt."""
@@ -73,36 +80,49 @@ def after_answer(attempt: Attempt, result: GatewayResult) -> str:
         spec = parse_prompt_spec(result.message)
     except SpecParseError as error:
         return _unparseable(attempt, result, error.raw_text or result.content)
-    job, now = attempt.job, timezone.now()
+    attempt.record(result, outcome="ok")
+    job = attempt.job
     # What the brief asked to keep (a generator PNG's settings, say) wins over the answer.
     spec = kept_settings_apply(spec, split_kept_settings(job.brief)[1])
-    with transaction.atomic():
-        attempt.record(result, outcome="ok")
-        if attempt.finish(status=Status.SUCCEEDED, finished_at=now, error_code="",
-                          error_message=""):
-            PromptRecord.objects.create(
-                job=job, project=job.project, author_id=job.created_by_id,
-                positive_prompt=spec.positive_prompt, negative_prompt=spec.negative_prompt,
-                width=spec.width, height=spec.height, steps=spec.steps,
-                cfg_scale=Decimal(str(spec.cfg_scale)).quantize(Decimal("0.1")),
-                sampler=spec.sampler, style=spec.style, seed=spec.seed,
-                visual_features=spec.visual_features, raw_text=result.content,
-            )
+    record = PromptRecord(
+        job=job, project_id=job.project_id, author_id=job.created_by_id,
+        positive_prompt=spec.positive_prompt, negative_prompt=spec.negative_prompt,
+        width=spec.width, height=spec.height, steps=spec.steps,
+        cfg_scale=Decimal(str(spec.cfg_scale)).quantize(Decimal("0.1")),
+        sampler=spec.sampler, style=spec.style, seed=spec.seed,
+        visual_features=spec.visual_features, raw_text=result.content[:RAW_TEXT_LIMIT],
+        needs_review=spec.needs_review,
+    )
+    try:
+        with transaction.atomic():
+            if attempt.finish(status=Status.SUCCEEDED, finished_at=timezone.now(),
+                              error_code="needs_review" if spec.needs_review else "",
+                              error_message=""):
+                record.save()
+    except DatabaseError as error:
+        # The answer is paid for and in the ledger; trying again would pay again.
+        logger.exception("job %s: the answer could not be stored", job.pk)
+        attempt.finish(status=Status.FAILED, finished_at=timezone.now(),
+                       error_code="store_failed",
+                       error_message=str(_("The gateway answered but the answer could not be "
+                                           "stored: %(error)s") % {"error": error})[:2000])
+        return Status.FAILED
     return Status.SUCCEEDED
 
 
 def _unparseable(attempt: Attempt, result: GatewayResult, raw: str) -> str:
     """One repair attempt at a lower temperature, then a record that needs review."""
     job = attempt.job
+    raw = raw[:RAW_TEXT_LIMIT]
+    attempt.record(result, outcome="parse", error_message=raw)
     with transaction.atomic():
-        attempt.record(result, outcome="parse", error_message=raw)
         if not job.repair_attempted:
             if attempt.finish(status=Status.QUEUED, repair_attempted=True, next_attempt_at=None):
                 job_enqueue(job.id)
             return Status.QUEUED
         if attempt.finish(status=Status.SUCCEEDED, finished_at=timezone.now(),
                           error_code="needs_review", error_message=""):
-            PromptRecord.objects.create(job=job, project=job.project,
+            PromptRecord.objects.create(job=job, project_id=job.project_id,
                                         author_id=job.created_by_id, raw_text=raw,
                                         needs_review=True)
     return Status.SUCCEEDED
@@ -147,9 +167,9 @@ def _retry_later(attempt: Attempt, error: GatewayError) -> str:
              else backoff_delay(failures))
     if failures >= limit:
         return _give_up(attempt, error, message=_give_up_message(outcome, failures, error))
+    attempt.record(error, outcome=outcome, error_message=error.message,
+                   retry_delay_s=round(delay, 3), retry_after_honoured=honoured)
     with transaction.atomic():
-        attempt.record(error, outcome=outcome, error_message=error.message,
-                       retry_delay_s=round(delay, 3), retry_after_honoured=honoured)
         if attempt.finish(status=Status.QUEUED,
                           next_attempt_at=timezone.now() + timedelta(seconds=delay)):
             job_enqueue(attempt.job.id, countdown=delay)
@@ -160,18 +180,18 @@ def _retry_later(attempt: Attempt, error: GatewayError) -> str:
 
 def _rejected(attempt: Attempt, error: GatewayError) -> str:
     """Moderation: never retried; repeated rejections put the user's jobs on hold."""
+    attempt.record(error, outcome=error.outcome, error_message=error.message)
     with transaction.atomic():
-        attempt.record(error, outcome=error.outcome, error_message=error.message)
         attempt.finish(status=Status.REJECTED, finished_at=timezone.now(),
                        error_code="moderation", error_message=error.message)
-    breaker_check(user_id=attempt.job.created_by_id, team_id=attempt.job.project.team_id)
+    breaker_check(user_id=attempt.job.created_by_id, team_id=attempt.team_id)
     return Status.REJECTED
 
 
 def _key_refused(attempt: Attempt, error: GatewayError) -> str:
     """The key was refused: fail over to a verified standby, else wait for an admin."""
+    attempt.record(error, outcome=error.outcome, error_message=error.message)
     with transaction.atomic():
-        attempt.record(error, outcome=error.outcome, error_message=error.message)
         failover = failover_after_refusal(key_id=attempt.key_id, error=str(error))
         status = Status.WAITING if failover.stopped else Status.QUEUED
         if attempt.finish(status=status, next_attempt_at=None,
@@ -185,8 +205,8 @@ def _key_refused(attempt: Attempt, error: GatewayError) -> str:
 
 def _balance_exhausted(attempt: Attempt, error: GatewayError) -> str:
     """No balance: all dispatch pauses until an admin says it is topped up."""
+    attempt.record(error, outcome=error.outcome, error_message=error.message)
     with transaction.atomic():
-        attempt.record(error, outcome=error.outcome, error_message=error.message)
         opened = not DispatchPause.objects.filter(cleared_at__isnull=True).exists()
         if opened:
             DispatchPause.objects.create(reason="balance", detail=error.message[:500])
@@ -203,10 +223,9 @@ def _give_up(attempt: Attempt, error: GatewayError, message: str | None = None) 
         if error.outcome == "too_large":
             message = str(_("The gateway said the request is too large (413). Use fewer or "
                             "smaller references, or a shorter brief.")) + f" ({error.message})"
-    with transaction.atomic():
-        attempt.record(error, outcome=error.outcome, error_message=error.message)
-        attempt.finish(status=Status.FAILED, finished_at=timezone.now(),
-                       error_code=error.outcome, error_message=message)
+    attempt.record(error, outcome=error.outcome, error_message=error.message)
+    attempt.finish(status=Status.FAILED, finished_at=timezone.now(),
+                   error_code=error.outcome, error_message=message)
     return Status.FAILED
 
 

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import GatewayKey
-from prompts.models import GenerationJob, ModerationHold
+from prompts.models import GatewayCall, GenerationJob, ModerationHold
 from prompts.pipeline.dispatch import dispatch_paused, jobs_enqueue, jobs_resume
 from prompts.pipeline.keys import gateway_keys_retire_due
 from prompts.usage.budgets import budget_exceeded
@@ -25,20 +27,52 @@ RESEND_BATCH = 1000
 
 
 def requeue_expired(now: datetime) -> int:
-    """Running jobs whose lease expired (their worker died) go back to the queue."""
+    """Running jobs whose lease expired (their worker died) go back to the queue, unless
+    this run has used all its attempts: a job whose answers keep killing the worker, or
+    cannot be stored, ends failed instead of being billed again and again."""
     with transaction.atomic():
         expired = list(
             GenerationJob.objects.select_for_update(skip_locked=True)
             .filter(status=Status.RUNNING, lease_until__lt=now)
-            .values_list("id", flat=True)
+            .annotate(run_attempts=_run_attempts())
+            .values_list("id", "run_attempts")
         )
-        if expired:
-            GenerationJob.objects.filter(pk__in=expired, status=Status.RUNNING).update(
+        spent = [job_id for job_id, attempts in expired
+                 if attempts >= settings.GATEWAY_MAX_ATTEMPTS]
+        retry = [job_id for job_id, attempts in expired if job_id not in spent]
+        if spent:
+            GenerationJob.objects.filter(pk__in=spent, status=Status.RUNNING).update(
+                status=Status.FAILED, lease_until=None, finished_at=now, error_code="lost",
+                error_message=str(_("The worker stopped during this job's last %(n)s "
+                                    "attempts; gave up.") % {"n": settings.GATEWAY_MAX_ATTEMPTS}))
+        if retry:
+            GenerationJob.objects.filter(pk__in=retry, status=Status.RUNNING).update(
                 status=Status.QUEUED, lease_until=None, next_attempt_at=now
             )
-            jobs_enqueue(expired)
-            logger.warning("re-queued %d job(s) whose worker lease expired", len(expired))
+            jobs_enqueue(retry)
+        if expired:
+            logger.warning("job leases expired: %d re-queued, %d failed after %d attempts",
+                           len(retry), len(spent), settings.GATEWAY_MAX_ATTEMPTS)
     return len(expired)
+
+
+def _run_attempts() -> Coalesce:
+    """Attempts of the job's current run: its ledger rows since it was (re)started."""
+    return Coalesce(Subquery(
+        GatewayCall.objects.filter(job_id=OuterRef("pk"), started_at__gte=OuterRef("started_at"))
+        .order_by().values("job_id").annotate(n=Count("id")).values("n")[:1],
+        output_field=IntegerField(),
+    ), 0)
+
+
+def mark_unknown(now: datetime) -> int:
+    """Write-ahead rows still in flight after any attempt's lease: their worker died with
+    the call open. The gateway may have billed them; they are unconfirmed until the
+    reconciliation against its log settles them."""
+    return GatewayCall.objects.filter(
+        state=GatewayCall.State.IN_FLIGHT,
+        started_at__lt=now - timedelta(seconds=settings.JOB_LEASE_S),
+    ).update(state=GatewayCall.State.UNKNOWN)
 
 
 def resend_lost(now: datetime) -> int:
@@ -82,6 +116,7 @@ def resume_parked(now: datetime) -> int:
 
 
 DUTIES = {
+    "unknown_calls": mark_unknown,
     "expired": requeue_expired,
     "resent": resend_lost,
     "resumed": resume_parked,

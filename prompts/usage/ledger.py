@@ -4,6 +4,7 @@ Money is Decimal throughout; the ledger keeps 6 decimal places and nothing is ro
 until it is displayed.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -52,8 +53,61 @@ class CallFacts:
     retry_after_honoured: bool = False
 
 
+def max_cost(price: ModelPrice | None, *, input_tokens: int, max_tokens: int) -> Decimal | None:
+    """The most one attempt can cost: its input estimate (which errs high) and every output
+    token it may use. None when the model is unpriced."""
+    return call_cost(price, input_tokens, max_tokens) if price is not None else None
+
+
+def ledger_open(*, job: GenerationJob, attempt: int, team_id: int, key_id: int | None,
+                price, started_at: datetime) -> GatewayCall:
+    """The write-ahead row, committed before the request is sent: an attempt the gateway may
+    bill exists in the ledger even if this worker dies before the answer arrives. Its
+    client_request_id goes to the gateway as X-Request-Id and Idempotency-Key."""
+    return GatewayCall.objects.create(
+        job=job, attempt=attempt, team_id=team_id, user_id=job.created_by_id,
+        project_id=job.project_id, key_id=key_id, model=job.model,
+        state=GatewayCall.State.IN_FLIGHT, outcome="",
+        max_cost=max_cost(price, input_tokens=job.estimated_input_tokens,
+                          max_tokens=job.max_tokens),
+        client_request_id=uuid.uuid4(), started_at=started_at,
+    )
+
+
+def ledger_complete(*, call: GatewayCall, facts: CallFacts, price) -> GatewayCall:
+    """Complete the write-ahead row in place with the answer and add it to the rollup, in its
+    own transaction: what follows (the record, the job's state) cannot take it back.
+    `price` is the price in force when the call started (anything with an id and the two
+    per-million rates), or None: unpriced."""
+    cost = call_cost(price, facts.prompt_tokens, facts.completion_tokens) if price else None
+    fields = {
+        "state": GatewayCall.State.COMPLETED,
+        "outcome": facts.outcome,
+        "http_status": facts.http_status,
+        "latency_ms": facts.latency_ms,
+        "prompt_tokens": facts.prompt_tokens,
+        "completion_tokens": facts.completion_tokens,
+        "cost": cost,
+        "price_id": price.id if price else None,
+        "request_id": facts.request_id[:100],
+        "error_message": facts.error_message[:2000],
+        "retry_delay_s": facts.retry_delay_s,
+        "retry_after_honoured": facts.retry_after_honoured,
+    }
+    with transaction.atomic():
+        # A late answer completes a row the sweeper had already called unknown.
+        if GatewayCall.objects.filter(
+            pk=call.pk, state__in=[GatewayCall.State.IN_FLIGHT, GatewayCall.State.UNKNOWN]
+        ).update(**fields):
+            for name, value in fields.items():
+                setattr(call, name, value)
+            rollup_add(call)
+    return call
+
+
 def ledger_record(*, job: GenerationJob, attempt: int, facts: CallFacts) -> GatewayCall:
-    """Write the attempt's ledger row and its rollup. Call inside the job's transaction."""
+    """A completed row written in one go, with its rollup (imports, drills and tests that
+    record history); the worker writes ahead with ledger_open and ledger_complete."""
     price = price_in_force(job.model, facts.started_at)
     cost = call_cost(price, facts.prompt_tokens, facts.completion_tokens) if price else None
     call = GatewayCall.objects.create(

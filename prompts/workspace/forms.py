@@ -3,9 +3,11 @@
 import csv
 import io
 import re
+import secrets
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from prompts.gateway.kept_settings import (
@@ -81,7 +83,37 @@ class ReferenceUrlForm(_ConsentFields):
     url = forms.CharField(label=_("Image link (https://…)"), max_length=2000)
 
 
-class GenerateForm(forms.Form):
+def _new_submission_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class SubmissionTokenField(forms.CharField):
+    """A one-time token rendered into a job-creating form (a new one on every render): the
+    form's repeats — a double click, back and resubmit — carry the same token, and the
+    creation service answers them with the first job instead of a second one. When Back
+    loads the form again from the server (with a new token), static/js/app.js puts back the
+    token the form was sent with."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False, max_length=64, widget=forms.HiddenInput,
+            initial=_new_submission_token,
+            validators=[RegexValidator(r"^[A-Za-z0-9_-]{16,64}$",
+                                       _("This form is out of date. Reload the page."))],
+            **kwargs)
+
+
+class _SubmittedOnce(forms.Form):
+    submission_token = SubmissionTokenField()
+
+    def submission_key(self, kind: str) -> str:
+        """The key the creation service remembers; empty (no deduplication) for a request
+        made without the form, e.g. a script's POST."""
+        token = self.cleaned_data.get("submission_token", "")
+        return f"form:{kind}:{token}" if token else ""
+
+
+class GenerateForm(_SubmittedOnce):
     brief = forms.CharField(label=_("Brief"), widget=forms.Textarea(attrs={"rows": 6}))
     references = forms.ModelMultipleChoiceField(
         label=_("References"), queryset=ReferenceImage.objects.none(), required=False,
@@ -239,7 +271,7 @@ class CommentForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class BatchForm(forms.Form):
+class BatchForm(_SubmittedOnce):
     """One brief per line (or paragraph) of pasted text, or a CSV with the columns
     brief, task_type, temperature, references (file names separated by ';')."""
 

@@ -88,8 +88,11 @@ def test_it_deactivates_a_user_whose_session_and_tokens_stop_at_once(admin_clien
     admin_client.post(reverse("console_user_active", args=[crew.member.id]), {"active": "0"})
     assert api.get("/api/v1/usage", **auth).status_code == 401
     assert member.get("/").status_code == 302  # signed out
+    # Re-activating gives back the account, not the old session or token
+    # (tests/security/test_access.py has the attack this stops).
     admin_client.post(reverse("console_user_active", args=[crew.member.id]), {"active": "1"})
-    assert api.get("/api/v1/usage", **auth).status_code == 200
+    assert api.get("/api/v1/usage", **auth).status_code == 401
+    assert member.get("/").status_code == 302
 
 
 def test_it_will_not_let_an_admin_lock_themselves_out(admin_client, admin_user):

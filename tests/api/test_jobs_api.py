@@ -8,6 +8,7 @@ from PIL import Image
 from accounts.models import Budget
 from prompts.models import GenerationJob, ReferenceImage
 from prompts.usage.money import yuan
+from prompts.workspace.services import references
 from tests.conftest import drain
 from tests.factories import JobFactory, ProjectFactory
 
@@ -115,15 +116,29 @@ def test_it_refuses_a_body_that_is_too_large_with_413(api, member_token, project
     assert response.json()["error"]["code"] == "too_large"
 
 
-def test_it_accepts_images_as_data_urls_and_https_links(api, member_token, project, gateway):
+def test_it_accepts_images_as_data_urls_and_https_links(api, member_token, project, gateway,
+                                                       monkeypatch):
+    # The link is fetched by GrokWeb (the one patch point: the guarded download) and stored
+    # as a reference; the gateway is never handed a link to fetch.
+    fetched = []
+    link_image = io.BytesIO()
+    Image.new("RGB", (80, 60), (10, 120, 200)).save(link_image, "JPEG")
+
+    def fetch(url, *, max_bytes):
+        fetched.append(url)
+        return link_image.getvalue(), url
+
+    monkeypatch.setattr(references, "fetch_reference_url", fetch)
     response = api("post", "jobs", member_token, json={
         "project": project.id, "brief": "Match this face",
         "images": [_png_data_url(), "https://images.example.com/ref.jpg"]})
-    assert response.status_code == 202
+    assert response.status_code == 202, response.json()
     job = GenerationJob.objects.get(pk=response.json()["id"])
-    assert job.references.count() == 1
-    assert job.image_urls == ["https://images.example.com/ref.jpg"]
-    assert ReferenceImage.objects.get().project == project
+    assert fetched == ["https://images.example.com/ref.jpg"]
+    assert job.references.count() == 2
+    assert job.image_urls == []
+    linked = ReferenceImage.objects.get(source_url="https://images.example.com/ref.jpg")
+    assert linked.project == project and linked.original_name == "ref.jpg"
 
 
 def test_it_refuses_an_image_pillow_cannot_read_with_422(api, member_token, project):

@@ -18,7 +18,7 @@ def test_it_shows_a_new_token_once_and_stores_only_its_hmac(member_client, crew)
     assert "shown only this once" in body
     later = member_client.get(reverse("token_list")).content.decode()
     assert plaintext not in later and f"gw_{token.prefix}…" in later and "nightly batch" in later
-    assert plaintext not in token.token_hmac and len(token.token_hmac) == 64
+    assert plaintext not in token.token_digest and len(token.token_digest) == 64
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM accounts_apitoken")
         assert plaintext not in repr(cursor.fetchall())

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from prompts.gateway import SpecParseError, parse_prompt_spec
+from prompts.gateway.spec import VISUAL_FEATURE_KEYS
 
 SPEC = {
     "positive_prompt": "portrait of a violinist, golden hour",
@@ -21,7 +22,7 @@ SPEC = {
 def test_it_parses_json_schema_content():
     spec = parse_prompt_spec({"role": "assistant", "content": json.dumps(SPEC)})
 
-    assert spec.to_dict() == SPEC
+    assert spec.to_dict() == {**SPEC, "needs_review": False}
 
 
 def test_it_parses_a_fenced_json_block_inside_prose():
@@ -118,3 +119,32 @@ def test_it_raises_spec_parse_error_with_the_raw_text(content):
 def test_it_raises_spec_parse_error_for_an_empty_message():
     with pytest.raises(SpecParseError):
         parse_prompt_spec({"content": None})
+
+
+@pytest.mark.parametrize("seed", [1e30, 2**63, -5, "12abc", True])
+def test_it_drops_a_seed_no_64_bit_column_holds(seed):
+    spec = parse_prompt_spec({"content": json.dumps({**SPEC, "seed": seed})})
+    assert spec.seed is None
+
+
+def test_it_drops_a_seed_of_nan_without_failing_the_record():
+    spec = parse_prompt_spec({"content": '{"positive_prompt": "a kite", "seed": NaN}'})
+    assert (spec.positive_prompt, spec.seed) == ("a kite", None)
+
+
+def test_it_cuts_text_to_what_a_record_holds_and_asks_for_review():
+    spec = parse_prompt_spec({"content": json.dumps({
+        **SPEC, "sampler": "S" * 500, "style": "y" * 300, "positive_prompt": "p" * 10_000_000,
+        "visual_features": {key: "f" * 5000 for key in VISUAL_FEATURE_KEYS}})})
+    assert (len(spec.sampler), len(spec.style), len(spec.positive_prompt)) == (60, 200, 20_000)
+    assert {len(text) for text in spec.visual_features.values()} == {2000}
+    assert spec.needs_review
+
+
+def test_it_keeps_a_record_that_fits_out_of_review():
+    assert parse_prompt_spec({"content": json.dumps(SPEC)}).needs_review is False
+
+
+def test_it_reads_a_huge_number_as_not_a_number():
+    with pytest.raises(SpecParseError):
+        parse_prompt_spec({"content": json.dumps({**SPEC, "steps": 10**400})})

@@ -16,7 +16,8 @@ GOOD_FERNET = "ZGV2ZWxvcG1lbnQta2V5LWZvci1ncm9rd2ViLW9ubHk="
 
 def run_settings(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION", "GATEWAY_", "TIME_ZONE"))}
+           if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION", "GATEWAY_", "TIME_ZONE",
+                                "EMAIL_"))}
     env["DJANGO_SETTINGS_MODULE"] = "grokweb.settings"
     env.update(env_overrides)
     return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env,
@@ -44,7 +45,9 @@ def test_it_switches_to_postgres_and_redis_from_urls():
 
 
 PRODUCTION = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 50,
-              "DJANGO_ALLOWED_HOSTS": "grokweb.example.com", "FIELD_ENCRYPTION_KEYS": GOOD_FERNET}
+              "DJANGO_ALLOWED_HOSTS": "grokweb.example.com", "FIELD_ENCRYPTION_KEYS": GOOD_FERNET,
+              "REDIS_URL": "redis://cache:6379/0",
+              "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}
 
 
 def test_it_starts_in_production_when_everything_is_set():
@@ -58,6 +61,8 @@ def test_it_starts_in_production_when_everything_is_set():
         ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY"),
         ("DJANGO_ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS"),
         ("FIELD_ENCRYPTION_KEYS", "FIELD_ENCRYPTION_KEYS"),
+        ("REDIS_URL", "REDIS_URL"),
+        ("EMAIL_BACKEND", "EMAIL_BACKEND"),
     ],
 )
 def test_it_refuses_production_without_each_required_variable(missing, variable):

@@ -13,6 +13,7 @@ from prompts.pipeline.keys import gateway_key_add, gateway_key_revoke, gateway_k
 from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from tests.conftest import SIM_KEY, SIM_STANDBY_KEY, drain
+from tests.processes import wait_until
 
 
 def _batch(crew, project, n: int):
@@ -103,21 +104,19 @@ def test_it_never_chooses_a_retiring_or_revoked_key(gateway, active_key, crew, p
 
 def test_it_rotates_while_a_real_worker_runs_the_batch(celery_worker_thread, gateway,
                                                        active_key, crew, project):
-    gateway.configure(latency_ms=80)
+    gateway.configure(latency_ms=200)
     jobs = _batch(crew, project, 16)
-    deadline = time.monotonic() + 30
-    while GenerationJob.objects.filter(status="succeeded").count() < 4:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    assert len(jobs) == 16
+    wait_until(lambda: GenerationJob.objects.filter(status="succeeded").count() >= 4, 30,
+               "four jobs done with the old key")
     new = gateway_key_add(name="next", secret=SIM_STANDBY_KEY)
     switched_at = timezone.now()
     assert gateway_key_rotate(key=new)[0]
-    while GenerationJob.objects.exclude(status="succeeded").filter(
-            status__in=["failed", "rejected"]).count() == 0 and \
-            GenerationJob.objects.filter(status="succeeded").count() < len(jobs):
-        assert time.monotonic() < deadline, list(GenerationJob.objects.values_list("status"))
-        time.sleep(0.05)
+    wait_until(lambda: not GenerationJob.objects.exclude(
+        status__in=GenerationJob.FINAL_STATUSES).exists(), 30, "every job to end")
     assert set(GenerationJob.objects.values_list("status", flat=True)) == {"succeeded"}
-    late = GatewayCall.objects.filter(started_at__gt=switched_at + timedelta(seconds=0.05))
+    # An attempt reads the active key just before its row is written; allow a busy machine
+    # that moment, then every attempt must use the new key.
+    late = GatewayCall.objects.filter(started_at__gt=switched_at + timedelta(seconds=0.3))
     assert late.exists()
     assert set(late.values_list("key_id", flat=True)) == {new.id}

@@ -102,7 +102,7 @@ def test_it_will_not_activate_a_key_the_gateway_refuses(admin_client, simulator,
     assert "The gateway refused bad" in response.content.decode()
     bad.refresh_from_db()
     active_key.refresh_from_db()
-    assert (bad.status, active_key.status) == ("standby", "active")
+    assert (bad.status, active_key.status) == ("failing", "active")
 
 
 def test_it_revokes_a_key_at_once(admin_client, active_key):

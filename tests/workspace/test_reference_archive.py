@@ -27,7 +27,7 @@ def archive(client, reference):
 def test_it_removes_a_reference_from_the_project_page(member_client, project, reference):
     page = member_client.get(reverse("project_detail", args=[project.id])).content.decode()
     assert f'id="reference-{reference.id}"' in page and "Remove" in page
-    assert "confirm(" in page
+    assert "data-confirm=" in page
     response = archive(member_client, reference)
     assert response.status_code == 302
     assert response["Location"].endswith(reverse("project_detail", args=[project.id])

@@ -3,11 +3,12 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import F
 
 from accounts.models import User
+from grokweb.refusals import Refusal
 from prompts.models import GenerationJob, Project
 from prompts.pipeline.creation import JobRefused, JobSpec, batch_create, job_create
-from prompts.workspace.images import ImageRejected
 from prompts.workspace.selectors.jobs import job_as_dict
 from prompts.workspace.services.references import reference_create
 
@@ -38,9 +39,10 @@ class Command(BaseCommand):
         user = User.objects.filter(username=opts["user"], is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {opts['user']!r}.")
+        # An open project first; an archived one is found too, so the refusal can say why.
         project = Project.objects.filter(
-            name=opts["project"], team__memberships__user=user, archived_at__isnull=True
-        ).first()
+            name=opts["project"], team__memberships__user=user
+        ).order_by(F("archived_at").asc(nulls_first=True)).first()
         if project is None:
             raise CommandError(f"{user.username} has no project named {opts['project']!r}.")
         references = []
@@ -48,7 +50,7 @@ class Command(BaseCommand):
             try:
                 ref, _created = reference_create(project=project, user=user,
                                                  data=path.read_bytes(), original_name=path.name)
-            except (OSError, ImageRejected) as error:
+            except (OSError, Refusal) as error:
                 raise CommandError(f"{path}: {getattr(error, 'message', error)}") from error
             references.append(ref)
         try:

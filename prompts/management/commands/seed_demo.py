@@ -11,12 +11,15 @@ from accounts.services import membership_set
 from prompts.models import GatewayModel, ModelPrice, Project
 from prompts.models.pricing import EXAMPLE_PRICE_NOTE
 from prompts.models.workspace import DEMO_PROJECT_DESCRIPTION
-from prompts.pipeline.keys import gateway_key_add
+from prompts.pipeline.keys import (
+    SIMULATOR_DEMO_KEY,
+    gateway_key_add,
+    gateway_key_bootstrap,
+    gateway_key_is_demo,
+)
 
 DEMO_TEAM = "Demo Studio"
 DEMO_PROJECT = "Demo"
-# The bundled simulator accepts this key under `make run`; it is worthless anywhere else.
-SIMULATOR_KEY = "sim-demo-key-grokweb"
 LOGINS_FILE = settings.VAR_DIR / "demo-logins.txt"
 USERS = [("admin", None), ("manager", Membership.Role.MANAGER), ("member", Membership.Role.MEMBER)]
 
@@ -63,14 +66,26 @@ class Command(BaseCommand):
                     is_example=True,
                     note=EXAMPLE_PRICE_NOTE,
                 )
-        if not GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).exists():
-            if not GatewayKey.objects.filter(name="simulator").exists():
-                gateway_key_add(name="simulator", secret=SIMULATOR_KEY, activate=True)
+        self._gateway_key()
         self._remember(logins)
         self.stdout.write(self.style.SUCCESS(f'Demo team "{team.name}", project "{project.name}".'))
         self.stdout.write(f"Open {settings.SITE_URL}/ and log in as:")
         for username, _role in USERS:
             self.stdout.write(f"  {username:8} / {logins[username]}")
+
+    def _gateway_key(self) -> None:
+        """GATEWAY_API_KEY when it is set; the simulator's demo key only when the bundled
+        simulator is the gateway (it is worthless anywhere else)."""
+        if imported := gateway_key_bootstrap():
+            self.stdout.write(f"Gateway key from GATEWAY_API_KEY: {imported.name} ({imported.masked}).")
+        active = GatewayKey.objects.filter(status=GatewayKey.Status.ACTIVE).first()
+        simulated = settings.GATEWAY_BASE_URL == settings.GATEWAY_SIMULATOR_URL
+        if active is None and simulated and not GatewayKey.objects.filter(name="simulator").exists():
+            gateway_key_add(name="simulator", secret=SIMULATOR_DEMO_KEY, activate=True)
+        elif not simulated and (active is None or gateway_key_is_demo(active)):
+            self.stdout.write(self.style.WARNING(
+                f"No key for the gateway at {settings.GATEWAY_BASE_URL}: set GATEWAY_API_KEY, "
+                "or add one in the admin console (Gateway keys). No job can succeed until then."))
 
     def _remembered_passwords(self) -> dict[str, str]:
         if not LOGINS_FILE.exists():

@@ -1,4 +1,3 @@
-import csv
 import json
 from datetime import date
 
@@ -6,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import Team
+from grokweb.csvexport import csv_lines
 from prompts.usage.periods import month_start
 from prompts.usage.reports import Usage, usage_csv_rows, usage_report
 
@@ -59,7 +59,6 @@ class Command(BaseCommand):
                 "total": _as_json(report.total),
             }, ensure_ascii=False, indent=2))
             return
-        writer = csv.writer(self.stdout, lineterminator="\n")
-        for row in usage_csv_rows(team=team, since=since, until=until,
-                                  group_by=opts["group_by"]):
-            writer.writerow(row)
+        rows = usage_csv_rows(team=team, since=since, until=until, group_by=opts["group_by"])
+        for line in csv_lines(rows, bom=False):
+            self.stdout.write(line, ending="")

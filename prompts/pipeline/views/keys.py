@@ -43,6 +43,10 @@ def key_add(request: HttpRequest) -> HttpResponse:
         return render(request, "console/home.html", _console_context(form), status=400)
     key = keys.gateway_key_add(name=form.cleaned_data["name"],
                                    secret=form.cleaned_data["secret"], **actor_of(request))
+    if same := keys.gateway_keys_sharing_secret(fingerprint=key.fingerprint, exclude_id=key.pk):
+        messages.warning(request, _("This secret is stored already as %(names)s: the two names "
+                                    "are one key, so one cannot stand in for the other.")
+                         % {"names": ", ".join(same)})
     _report_verification(request, key, *keys.gateway_key_verify(key=key, **actor_of(request)))
     return redirect("console")
 

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from prompts.models import Comment, Favourite, GenerationJob, PromptRecord, Rating, Tag
-from prompts.pipeline.creation import JobSpec, job_create
+from prompts.pipeline.creation import JobSpec, job_create_once
 
 MAX_TAGS = 20
 
@@ -60,7 +60,11 @@ def record_comment_add(*, record: PromptRecord, user: User, body: str) -> Commen
     return comment
 
 
-def record_rerun(*, record: PromptRecord, user: User, spec: JobSpec) -> GenerationJob:
-    """A new job with the edited brief and settings, linked to the record's job as parent.
-    Raises JobRefused as job_create does."""
-    return job_create(user=user, project=record.project, spec=spec, parent=record.job)
+def record_rerun(
+    *, record: PromptRecord, user: User, spec: JobSpec, key: str = ""
+) -> tuple[GenerationJob, bool]:
+    """A new job with the edited brief and settings, linked to the record's job as parent;
+    (job, created), at most once per `key` as job_create_once. Raises JobRefused as
+    job_create does (an archived project too)."""
+    return job_create_once(user=user, project=record.project, spec=spec, key=key,
+                           parent=record.job)

@@ -10,6 +10,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import audit_record
 from prompts.models import Project, ReferenceImage
+from prompts.pipeline.creation import project_check_open
+from prompts.workspace.formats.pngmeta import MAX_TEXT_CHARS
 from prompts.workspace.images import prepare_reference
 from prompts.workspace.url_fetch import fetch_reference_url
 
@@ -57,7 +59,9 @@ def reference_upload(
     """Store an uploaded image. The same file twice in one project is the same reference.
     Raises ImageRejected with a message for the user; on any failure no row and no file is
     left behind. The suggested brief comes from A1111 or ComfyUI text in a PNG. Uploading a
-    removed reference again brings it back."""
+    removed reference again brings it back. An archived project takes no new references
+    (JobRefused, as for jobs)."""
+    project_check_open(project)
     prepared = prepare_reference(data, max_bytes=settings.REFERENCE_MAX_UPLOAD_BYTES)
     existing = ReferenceImage.objects.filter(project=project, sha256=prepared.sha256).first()
     if existing is not None:
@@ -82,7 +86,7 @@ def reference_upload(
         send_height=prepared.send_height,
         send_bytes=len(prepared.send_jpeg),
         shows_person=shows_person,
-        png_parameters=prepared.png_text.get("parameters", ""),
+        png_parameters=_stored_parameters(prepared.png_text.get("parameters", "")),
     )
     if shows_person and consent:
         reference.consent_by, reference.consent_at = user, timezone.now()
@@ -116,9 +120,16 @@ def reference_create_from_url(
     return upload.reference, upload.created
 
 
+def _stored_parameters(text: str) -> str:
+    """The PNG's A1111 text, kept for the generate page's suggestion; text longer than the
+    reader ever parses (MAX_TEXT_CHARS) is not kept at all."""
+    return text if len(text) <= MAX_TEXT_CHARS else ""
+
+
 def reference_upload_from_url(
     *, project: Project, user: User, url: str, shows_person: bool = False, consent: bool = False
 ) -> ReferenceUpload:
+    project_check_open(project)  # before fetching anything
     data, final_url = fetch_reference_url(url, max_bytes=settings.REFERENCE_MAX_UPLOAD_BYTES)
     name = final_url.rsplit("/", 1)[-1].split("?")[0] or "image"
     return reference_upload(project=project, user=user, data=data, original_name=name,

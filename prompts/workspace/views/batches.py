@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from prompts.access import batch_for_member, project_for_member
 from prompts.models import PromptRecord
 from prompts.pipeline.control import batch_cancel, batch_retry_failed
-from prompts.pipeline.creation import JobRefused, batch_create
+from prompts.pipeline.creation import JobRefused, batch_create_once
 from prompts.workspace.forms import BatchForm
 from prompts.workspace.selectors.batches import batch_jobs, batch_progress, batches_for_team
 from prompts.workspace.selectors.estimates import brief_split_rows, jobs_estimate
@@ -50,12 +50,15 @@ def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
                      project=project, initial=initial)
     if request.method == "POST" and not prefill and form.is_valid():
         try:
-            batch = batch_create(user=request.user, project=project,
-                                 specs=form.cleaned_data["specs"],
-                                 title=form.cleaned_data["title"])
+            batch, created = batch_create_once(
+                user=request.user, project=project, specs=form.cleaned_data["specs"],
+                title=form.cleaned_data["title"], key=form.submission_key("batch"))
         except JobRefused as refused:
             form.add_error(None, _refusal_with_source_row(refused, form.source_rows))
         else:
+            if not created:
+                messages.info(request, _("This form was sent already: here is the batch it "
+                                         "created."))
             return redirect("batch_detail", batch_id=batch.pk)
     return render(request, "prompts/batch_new.html", {
         "form": form, "project": project, "split_rows": split_rows,

@@ -7,11 +7,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.access import parse_id
 from prompts.access import job_for_member, project_for_member, reference_for_member
 from prompts.gateway.kept_settings import brief_with_kept_settings, kept_settings_clean
 from prompts.gateway.limits import TASK_PRESETS, TEMPERATURE_WARN_ABOVE
 from prompts.pipeline.control import job_cancel, job_retry
-from prompts.pipeline.creation import JobRefused, job_create
+from prompts.pipeline.creation import JobRefused, job_create_once
 from prompts.workspace.forms import GenerateForm, JobFilterForm
 from prompts.workspace.selectors.estimates import jobs_estimate
 from prompts.workspace.selectors.jobs import (
@@ -42,9 +43,9 @@ def generate_context(form: GenerateForm, **extra) -> dict:
 def _initial_brief(request: HttpRequest, project) -> dict:
     """A starting brief: typed into the URL, or read from a generator PNG's prompt and
     settings (the settings go to "Keep these settings")."""
-    reference_id = request.GET.get("from_reference", "")
-    if reference_id.isdigit():
-        reference = reference_for_member(request.user, int(reference_id))
+    reference_id = parse_id(request.GET.get("from_reference"))
+    if reference_id is not None:
+        reference = reference_for_member(request.user, reference_id)
         metadata = reference_generation_metadata(reference)
         if reference.project_id == project.pk and metadata and metadata.positive_prompt:
             kept = kept_settings_clean(
@@ -57,6 +58,13 @@ def _initial_brief(request: HttpRequest, project) -> dict:
     return {"brief": request.GET.get("brief", "")}
 
 
+def redirect_to_job(request: HttpRequest, job, *, created: bool) -> HttpResponse:
+    if not created:
+        messages.info(request, _("This form was sent already: here is the job it created. "
+                                 "Open the form again for another job."))
+    return redirect("job_detail", job_id=job.pk)
+
+
 @login_required
 def generate(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_member(request.user, project_id)
@@ -66,13 +74,14 @@ def generate(request: HttpRequest, project_id: int) -> HttpResponse:
                         initial=None if request.POST else _initial_brief(request, project))
     if request.method == "POST" and form.is_valid():
         try:
-            job = job_create(user=request.user, project=project, spec=form.job_spec())
+            job, created = job_create_once(user=request.user, project=project,
+                                           spec=form.job_spec(), key=form.submission_key("job"))
         except JobRefused as refused:
             form.add_error(None, refused.message)
             offer_split = refused.code in SPLIT_OFFER_CODES
             return render(request, "prompts/generate.html", generate_context(
                 form, project=project, offer_split=offer_split), status=422)
-        return redirect("job_detail", job_id=job.pk)
+        return redirect_to_job(request, job, created=created)
     return render(request, "prompts/generate.html", generate_context(form, project=project))
 
 

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.access import parse_id
 from prompts.access import record_for_member
 from prompts.gateway.limits import DEFAULT_MAX_TOKENS, TASK_PRESETS
 from prompts.pipeline.creation import JobRefused
@@ -41,7 +42,7 @@ from prompts.workspace.views.common import (
     query_without_page,
     team_required,
 )
-from prompts.workspace.views.jobs import generate_context
+from prompts.workspace.views.jobs import generate_context, redirect_to_job
 
 
 @login_required
@@ -62,7 +63,8 @@ def library(request: HttpRequest) -> HttpResponse:
 def library_export(request: HttpRequest) -> HttpResponse:
     """The records ticked in the library, in one file."""
     membership = current_membership(request)
-    ids = [int(value) for value in request.GET.getlist("ids") if value.isdigit()]
+    ids = [parse_id(value) for value in request.GET.getlist("ids")]
+    ids = [value for value in ids if value is not None]
     if not ids:
         messages.error(request, _("Tick the records to export first."))
         return redirect("library")
@@ -157,11 +159,12 @@ def record_rerun_view(request: HttpRequest, record_id: int) -> HttpResponse:
     form = GenerateForm(request.POST or None, project=record.project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            child = record_rerun(record=record, user=request.user, spec=form.job_spec())
+            child, created = record_rerun(record=record, user=request.user, spec=form.job_spec(),
+                                          key=form.submission_key("job"))
         except JobRefused as refused:
             form.add_error(None, refused.message)
         else:
-            return redirect("job_detail", job_id=child.pk)
+            return redirect_to_job(request, child, created=created)
     return render(request, "prompts/generate.html", generate_context(
         form, project=record.project, parent=record), status=422 if form.errors else 200)
 

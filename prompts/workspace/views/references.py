@@ -9,16 +9,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from grokweb.refusals import Refusal
 from prompts.access import project_for_member, reference_for_member
 from prompts.workspace.forms import ReferenceUploadForm, ReferenceUrlForm
-from prompts.workspace.images import ImageRejected
 from prompts.workspace.services.references import (
     reference_archive,
     reference_confirm_consent,
     reference_upload,
     reference_upload_from_url,
 )
-from prompts.workspace.url_fetch import UrlRefused
 from prompts.workspace.views.common import refuse_if_archived
 from prompts.workspace.views.projects import UPLOAD_RESULTS_KEY, render_project
 
@@ -73,7 +72,7 @@ def _store(service, name: str, **kwargs) -> dict:
     """Run one upload; the result names the file and says what happened, for the page."""
     try:
         upload = service(**kwargs)
-    except (ImageRejected, UrlRefused) as refused:
+    except Refusal as refused:  # the image, the link, or an archived project
         return {"name": name, "error": str(refused.message), "outcome": "refused",
                 "reference_id": None, "suggested": False}
     outcome = "created" if upload.created else "restored" if upload.restored else "existing"

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prompts', '0002_reference_archived_at'),
+        ('prompts', '0004_submission_keys'),
     ]
 
     operations = [
