@@ -27,11 +27,11 @@ from prompts.workspace.selectors.jobs import job_as_dict, job_summary_dict, jobs
 JOBS_PER_PAGE = 50
 
 
-def _job_accepted(request: HttpRequest, job, *, created: bool) -> JsonResponse:
+def _job_accepted(job, *, created: bool) -> JsonResponse:
     """202 for a new job; 200 for the job an Idempotency-Key created before. `Location` is
     the job's URL either way."""
     response = JsonResponse({"id": job.id, "status": job.status}, status=202 if created else 200)
-    response["Location"] = request.build_absolute_uri(reverse("api_job_detail", args=[job.id]))
+    response["Location"] = reverse("api_job_detail", args=[job.id])
     return response
 
 
@@ -46,11 +46,11 @@ def jobs(request: HttpRequest) -> JsonResponse:
     # A repeat is answered before anything is read or stored again (images included).
     earlier = submission_earlier(user=request.user, key=key, fingerprint=fingerprint)
     if earlier is not None:
-        return _job_accepted(request, earlier, created=False)
+        return _job_accepted(earlier, created=False)
     project, spec = job_spec_from_payload(user=request.user, payload=payload)
     job, created = job_create_once(user=request.user, project=project, spec=spec, key=key,
                                    fingerprint=fingerprint)
-    return _job_accepted(request, job, created=created)
+    return _job_accepted(job, created=created)
 
 
 def _job_list(request: HttpRequest) -> JsonResponse:

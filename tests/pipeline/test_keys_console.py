@@ -174,7 +174,14 @@ def test_it_offers_no_primary_activate_button_for_a_key_the_gateway_refused(admi
 
     assert 'class="small primary">Activate' in row(accepted)
     assert 'class="small primary">Activate' not in row(refused)
-    assert "failed verification" in row(refused)
+    assert "Failing" in row(refused)  # a refused key fails at once (verification marks it)
+    # A standby key whose last check was refused (before that rule, or refused while it
+    # was in reserve) says so, and its Activate button does not invite a click.
+    GatewayKey.objects.filter(pk=accepted.pk).update(last_error="auth (401): no such key",
+                                                     last_error_at=timezone.now())
+    table = admin_client.get(reverse("console_keys")).content.decode()
+    assert 'class="small primary">Activate' not in row(accepted)
+    assert "failed verification" in row(accepted)
     # The stored error's code part in words; the gateway's own words after it.
     assert "Key refused (401): " in row(refused) and "auth (401" not in row(refused)
     # Names, fingerprints and dates stay whole instead of wrapping mid-word.
