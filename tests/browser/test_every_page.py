@@ -70,10 +70,11 @@ class Tour:
         """Open the page; `settle` also waits for what loads after it (estimates, charts)."""
         self.current = page_spec.name
         if page_spec.method == "get":
-            self.page.goto(page_spec.url)
+            self.page.goto(page_spec.url, wait_until="domcontentloaded")
         else:
             self._post(page_spec)
-        self.page.wait_for_load_state("networkidle" if settle else "load")
+        # Deferred scripts run after the stylesheets: by DOMContentLoaded the layout is final.
+        self.page.wait_for_load_state("networkidle" if settle else "domcontentloaded")
 
     def _post(self, page_spec):
         """A form the page would send: built in the page, with its CSRF token and files."""
