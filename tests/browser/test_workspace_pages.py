@@ -57,7 +57,8 @@ def test_the_library_fits_a_phone_and_shows_each_records_pictures(as_user, crew,
     page.goto("/library/")
     thumb = page.locator(f"#record-row-{record.id} .library-thumbs img")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.naturalWidth") > 0  # the picture loaded
+    thumb.evaluate("img => img.decode()")  # the picture loads (it is lazy-loaded) and shows
+    assert thumb.evaluate("img => img.naturalWidth") > 0
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
