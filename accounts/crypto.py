@@ -6,6 +6,15 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
+# Every column holding a secret encrypted with fernet(), as (app_label.Model, field): what
+# `reencrypt_secrets` moves to a new key. Apps register their own (prompts: webhook secrets).
+ENCRYPTED_FIELDS: list[tuple[str, str]] = [("accounts.GatewayKey", "secret_encrypted")]
+
+
+def register_encrypted_field(model_label: str, field: str) -> None:
+    if (model_label, field) not in ENCRYPTED_FIELDS:
+        ENCRYPTED_FIELDS.append((model_label, field))
+
 
 @lru_cache(maxsize=4)
 def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:

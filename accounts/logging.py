@@ -21,6 +21,9 @@ KEY_PATTERNS = [
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9_\-\.=+/]{8,}"),
     re.compile(r"\bgw_[A-Za-z0-9_\-]{8,}"),
+    # Webhook signing secrets, and share-link tokens in request paths (/s/<token>/).
+    re.compile(r"\bwhsec_[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"(/s/)[A-Za-z0-9_\-]{20,}"),
     re.compile(r"\bgAAAAA[A-Za-z0-9_\-=]{20,}"),
     re.compile(
         r"(?i)((?:api[_-]?key|secret|token|password|passwd|authorization)"

@@ -349,6 +349,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "prompts.tasks.sweep_jobs", "schedule": float(SWEEP_INTERVAL_S)},
     "send-budget-warnings": {"task": "prompts.tasks.send_budget_warnings",
                              "schedule": float(SWEEP_INTERVAL_S)},
+    "sweep-webhooks": {"task": "prompts.tasks.sweep_webhooks",
+                       "schedule": float(SWEEP_INTERVAL_S)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -401,3 +403,11 @@ GATEWAY_LIMITER_MAX_SLEEP_S = env_float("GATEWAY_LIMITER_MAX_SLEEP_S", 2.0)
 CELERY_DB_REUSE_MAX = 1_000_000
 # /metrics answers site admins (session) or `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- Studio area: signed webhooks ------------------------------------------------------------
+# A delivery is tried at most WEBHOOK_MAX_ATTEMPTS times, waiting base * 2**(n-1) seconds
+# after try n; each POST may take WEBHOOK_TIMEOUT_S to connect and per read.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_BACKOFF_BASE_S = env_float("WEBHOOK_BACKOFF_BASE_S", 30.0)
+WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 10.0)
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30)

@@ -9,6 +9,11 @@ from prompts.pipeline.keys import gateway_key_bootstrap
 from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.usage.budgets import budget_warnings_send
+from prompts.workspace.services.webhook_delivery import (
+    webhook_deliver,
+    webhook_events_fan_out,
+    webhooks_sweep,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,3 +41,21 @@ def import_gateway_api_key(**_kwargs) -> None:
     """At a worker's start, a new GATEWAY_API_KEY becomes the active key (unless an admin
     chose another): see gateway_key_bootstrap."""
     gateway_key_bootstrap()
+
+
+@shared_task(ignore_result=True)
+def fan_out_webhook_events() -> int:
+    return webhook_events_fan_out()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    return webhook_deliver(delivery_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_webhooks() -> dict[str, int]:
+    counts = webhooks_sweep()
+    if any(counts.values()):
+        logger.info("webhook sweep: %s", counts)
+    return counts

@@ -1,9 +1,11 @@
 """Shared fixtures: the three-user pattern (manager, member, outsider) of one team."""
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -213,3 +215,75 @@ def celery_worker_thread(transactional_db, gateway):
                       shutdown_timeout=10, loglevel="WARNING") as worker:
         yield worker
     app.control.purge()
+
+
+# Webhooks: a receiver on loopback, and the URL policy that may reach it ---------------------
+
+class WebhookReceiver:
+    """A loopback HTTP server that records each POST and answers with the next status in
+    `statuses` (the last one repeats)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.statuses = [200]
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                          "body": body})
+                status = receiver.statuses[min(len(receiver.requests), len(receiver.statuses)) - 1]
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(f"answer {status}".encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/grokweb"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver(monkeypatch):
+    """A receiver, and webhooks allowed to reach it over plain HTTP on loopback: the one
+    difference from production's policy (public https addresses only)."""
+    from prompts.workspace import url_fetch
+    from prompts.workspace.services import webhooks
+
+    monkeypatch.setattr(webhooks, "URL_POLICY", url_fetch._FetchPolicy(
+        schemes=("http", "https"),
+        address_allowed=lambda address: address.is_loopback
+        or url_fetch.is_public_address(address),
+        ssl_context=None))
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+def deliver_all(max_rounds: int = 20) -> None:
+    """Fan out and deliver every webhook the way the workers would, skipping backoff waits."""
+    from prompts.models import WebhookDelivery
+    from prompts.workspace.services.webhook_delivery import webhook_deliver, webhook_events_fan_out
+
+    for _ in range(max_rounds):
+        webhook_events_fan_out()
+        pending = list(WebhookDelivery.objects.filter(status="pending").values_list("id",
+                                                                                    flat=True))
+        if not pending:
+            return
+        WebhookDelivery.objects.filter(pk__in=pending).update(next_attempt_at=None)
+        for delivery_id in pending:
+            webhook_deliver(delivery_id)

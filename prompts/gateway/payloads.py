@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import math
 
-from .spec import PROMPT_SPEC_SCHEMA
+from .spec import PROMPT_SPEC_SCHEMA, HouseRules, split_terms
 
 SYSTEM_PROMPT = (
     "You are a text-to-image prompt engineer. Turn the user's brief into one prompt spec for a "
@@ -34,8 +34,32 @@ RESPONSE_FORMAT = {
 }
 
 
-def system_prompt(*, with_images: bool) -> str:
-    return SYSTEM_PROMPT + (IMAGES_INSTRUCTION if with_images else TEXT_ONLY_INSTRUCTION)
+def system_prompt(*, with_images: bool, house_style: HouseRules | None = None) -> str:
+    text = SYSTEM_PROMPT + (IMAGES_INSTRUCTION if with_images else TEXT_ONLY_INSTRUCTION)
+    return text + house_style_instruction(house_style) if house_style else text
+
+
+def house_style_instruction(rules: HouseRules) -> str:
+    """The team's house style, told to the model so it writes with it (the pipeline still
+    enforces it on the answer)."""
+    parts = []
+    if words := split_terms(rules.style_words):
+        parts.append("work these style words into positive_prompt: " + ", ".join(words))
+    if terms := split_terms(rules.negative_terms):
+        parts.append("negative_prompt must include: " + ", ".join(terms))
+    if rules.width and rules.height:
+        parts.append(f"width {rules.width} and height {rules.height}")
+    elif rules.aspect:
+        parts.append(f"an aspect ratio of {rules.aspect[0]}:{rules.aspect[1]}")
+    if rules.sampler.strip():
+        parts.append(f"sampler {rules.sampler.strip()}")
+    if rules.steps is not None:
+        parts.append(f"steps {rules.steps}")
+    if rules.cfg_scale is not None:
+        parts.append(f"cfg_scale {rules.cfg_scale:g}")
+    if not parts:
+        return ""
+    return " Follow the team's house style: " + "; ".join(parts) + "."
 
 
 def image_data_url(data: bytes, mime: str = "image/jpeg") -> str:
@@ -52,9 +76,11 @@ def build_chat_payload(
     temperature: float,
     max_tokens: int,
     repair_of: str | None = None,
+    house_style: HouseRules | None = None,
 ) -> dict:
     """The request body. With ``repair_of`` (the previous raw reply), the model is shown its
-    reply and asked for the JSON alone; the caller chooses the lower temperature."""
+    reply and asked for the JSON alone; the caller chooses the lower temperature. With a
+    ``house_style``, the system prompt carries its rules."""
     if not brief or not brief.strip():
         raise ValueError("brief is empty")
     if not math.isfinite(temperature) or not 0 <= temperature <= 2:
@@ -71,7 +97,8 @@ def build_chat_payload(
     else:
         user_content = brief
     messages = [
-        {"role": "system", "content": system_prompt(with_images=bool(images))},
+        {"role": "system",
+         "content": system_prompt(with_images=bool(images), house_style=house_style)},
         {"role": "user", "content": user_content},
     ]
     if repair_of is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .errors import SpecParseError
 
@@ -247,3 +247,79 @@ def _visual_features(value) -> tuple[dict[str, str] | None, bool]:
     features = {key: str(value.get(key) or "").strip() for key in VISUAL_FEATURE_KEYS}
     cut = any(len(text) > VISUAL_FEATURE_MAX_CHARS for text in features.values())
     return {key: text[:VISUAL_FEATURE_MAX_CHARS] for key, text in features.items()}, cut
+
+
+# House styles ----------------------------------------------------------------------------
+
+# Terms are separated by commas (also Chinese ones) or new lines.
+_TERM_SEPARATORS = str.maketrans({"，": ",", "、": ",", "；": ",", ";": ",", "\n": ","})
+
+
+@dataclass(frozen=True)
+class HouseRules:
+    """A team's house style as plain values: terms as comma-separated text; None or ""
+    where the style does not say. `aspect` (w, h) applies only without a width and height."""
+
+    negative_terms: str = ""
+    style_words: str = ""
+    width: int | None = None
+    height: int | None = None
+    aspect: tuple[int, int] | None = None
+    sampler: str = ""
+    steps: int | None = None
+    cfg_scale: float | None = None
+
+
+def split_terms(text: str) -> list[str]:
+    """`"blurry, extra fingers，水印"` → ["blurry", "extra fingers", "水印"]."""
+    return [" ".join(term.split()) for term in text.translate(_TERM_SEPARATORS).split(",")
+            if term.strip()]
+
+
+def _with_terms(text: str, terms: str) -> str:
+    """`text` with every term of `terms` it lacks appended (compared case-insensitively,
+    term by term), in the style's order."""
+    present = {term.casefold() for term in split_terms(text)}
+    missing = []
+    for term in split_terms(terms):
+        if term.casefold() not in present:
+            missing.append(term)
+            present.add(term.casefold())
+    if not missing:
+        return text
+    return ", ".join([text.strip().rstrip(",").strip(), *missing]) if text.strip() \
+        else ", ".join(missing)
+
+
+def _aspect_size(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, int]:
+    """The record's long side kept, the other side set by the aspect, multiples of 8."""
+    long_side = max(width, height)
+    ratio_w, ratio_h = aspect
+    if ratio_w >= ratio_h:
+        new_w, new_h = long_side, long_side * ratio_h / ratio_w
+    else:
+        new_w, new_h = long_side * ratio_w / ratio_h, long_side
+    return (_clamp(round(new_w / 8) * 8, DIMENSION_MIN, DIMENSION_MAX),
+            _clamp(round(new_h / 8) * 8, DIMENSION_MIN, DIMENSION_MAX))
+
+
+def enforce_house_style(spec: PromptSpec, rules: HouseRules | None) -> PromptSpec:
+    """The spec as the house style requires: its missing negative terms and style words
+    appended, its size (or aspect), sampler, steps and CFG set. Without rules, unchanged."""
+    if rules is None:
+        return spec
+    changes: dict = {
+        "negative_prompt": _with_terms(spec.negative_prompt, rules.negative_terms),
+        "positive_prompt": _with_terms(spec.positive_prompt, rules.style_words),
+    }
+    if rules.width and rules.height:
+        changes.update(width=rules.width, height=rules.height)
+    elif rules.aspect:
+        changes["width"], changes["height"] = _aspect_size(spec.width, spec.height, rules.aspect)
+    if rules.sampler.strip():
+        changes["sampler"] = rules.sampler.strip()
+    if rules.steps is not None:
+        changes["steps"] = rules.steps
+    if rules.cfg_scale is not None:
+        changes["cfg_scale"] = rules.cfg_scale
+    return replace(spec, **changes)

@@ -4,12 +4,24 @@ from prompts.models.jobs import GenerationJob, PromptRecord, SubmissionKey, Task
 from prompts.models.ledger import DailyUsage, GatewayCall
 from prompts.models.library import Comment, Favourite, Rating, Tag
 from prompts.models.pricing import GatewayModel, ModelPrice
+from prompts.models.review import ReviewStep, ShareLink, TeamReviewer
 from prompts.models.safety import BlockedTerm, DispatchPause, ModerationHold
+from prompts.models.studio import BriefTemplate, HouseStyle, HouseStyleVersion
+from prompts.models.webhooks import (
+    SUBSCRIBABLE_EVENTS,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventKind,
+)
 from prompts.models.workspace import Batch, Project, ReferenceImage, reference_path
 
 __all__ = [
+    "SUBSCRIBABLE_EVENTS",
     "Batch",
     "BlockedTerm",
+    "BriefTemplate",
     "Comment",
     "DailyUsage",
     "DispatchPause",
@@ -17,14 +29,24 @@ __all__ = [
     "GatewayCall",
     "GatewayModel",
     "GenerationJob",
+    "HouseStyle",
+    "HouseStyleVersion",
     "ModelPrice",
     "ModerationHold",
     "Project",
     "PromptRecord",
     "Rating",
     "ReferenceImage",
+    "ReviewStep",
+    "ShareLink",
     "SubmissionKey",
     "Tag",
     "TaskType",
+    "TeamReviewer",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookEventKind",
     "reference_path",
 ]

@@ -68,6 +68,17 @@ class GenerationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The studio: the template and values the brief came from, the house style version the
+    # worker sends and enforces.
+    template = models.ForeignKey(
+        "prompts.BriefTemplate", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
+    template_values = models.JSONField(null=True, blank=True)
+    style_version = models.ForeignKey(
+        "prompts.HouseStyleVersion", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -109,8 +120,19 @@ class GenerationJob(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
 
+    @property
+    def house_rules(self):
+        """The house style's rules as plain values for the gateway, or None."""
+        return self.style_version.rules() if self.style_version_id else None
+
 
 class PromptRecord(models.Model):
+    class Review(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("In review")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+        APPROVED = "approved", _("Approved")
+
     job = models.OneToOneField(GenerationJob, on_delete=models.CASCADE, related_name="record")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records")
     author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="records")
@@ -130,14 +152,38 @@ class PromptRecord(models.Model):
     needs_review = models.BooleanField(_("needs review"), default=False)
     tags = models.ManyToManyField("Tag", blank=True, related_name="records")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Review: an approved record is locked (a change is a re-run: a new, linked record).
+    review_status = models.CharField(
+        _("review"), max_length=20, choices=Review.choices, default=Review.DRAFT, db_index=True
+    )
+    approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("prompt record")
         verbose_name_plural = _("prompt records")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_status__in=["draft", "pending", "changes_requested",
+                                               "approved"]),
+                name="record_review_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_status="approved", approved_at__isnull=False)
+                | (~Q(review_status="approved") & Q(approved_at__isnull=True)),
+                name="record_approved_has_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.positive_prompt[:60] or f"Record {self.pk}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.review_status == self.Review.APPROVED
 
 
 class SubmissionKey(models.Model):

@@ -21,6 +21,11 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Preselected in the project's generation forms; used when an entry point names none.
+    default_style = models.ForeignKey(
+        "prompts.HouseStyle", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("default house style"),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -5,9 +5,9 @@ the gateway (JobRefused, a Refusal with a code and a message for the user), then
 jobs and send them to a worker once the transaction commits.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,10 +27,13 @@ from prompts.gateway.limits import (
     TEMPERATURE_MAX,
     TEMPERATURE_MIN,
 )
+from prompts.gateway.payloads import house_style_instruction
 from prompts.models import (
     Batch,
+    BriefTemplate,
     GatewayModel,
     GenerationJob,
+    HouseStyleVersion,
     Project,
     ReferenceImage,
     SubmissionKey,
@@ -63,6 +66,13 @@ class JobSpec:
     references: Sequence[ReferenceImage] = ()
     image_urls: Sequence[str] = ()
     model: str = ""
+    # The house style version to write with. None with `use_project_style` (entry points
+    # that offer no choice) means the project's default style; forms that offer the choice
+    # pass use_project_style=False, so "no house style" stays none.
+    style_version: HouseStyleVersion | None = None
+    use_project_style: bool = True
+    template: BriefTemplate | None = None
+    template_values: Mapping[str, str] | None = None
 
 
 def enabled_models() -> list[str]:
@@ -76,8 +86,9 @@ def default_temperature(task_type: str) -> Decimal:
 
 
 def job_estimate_tokens(spec: JobSpec) -> int:
+    style = house_style_instruction(spec.style_version.rules()) if spec.style_version else ""
     return estimate_input_tokens(
-        text=spec.brief,
+        text=spec.brief + style,
         image_sizes=[(ref.send_width, ref.send_height) for ref in spec.references],
         url_images=len(spec.image_urls),
     )
@@ -117,6 +128,32 @@ def _check_settings(spec: JobSpec) -> None:
         raise JobRefused("invalid_max_tokens",
                          _("Max tokens must be between 1 and %(max)s.") % {"max": MAX_TOKENS_LIMIT},
                          field="max_tokens")
+
+
+def project_style_version(project: Project) -> HouseStyleVersion | None:
+    """The current version of the project's default house style, unless it was archived."""
+    style = project.default_style
+    if style is None or style.archived_at is not None:
+        return None
+    return style.current_version()
+
+
+def with_project_style(spec: JobSpec, default: HouseStyleVersion | None) -> JobSpec:
+    if spec.style_version is None and spec.use_project_style and default is not None:
+        return replace(spec, style_version=default)
+    return spec
+
+
+def _check_studio(project: Project, spec: JobSpec) -> None:
+    """A template and a house style of the project's own team, and not archived."""
+    style = spec.style_version.style if spec.style_version else None
+    if style is not None and (style.team_id != project.team_id or style.archived_at):
+        raise JobRefused("style_unavailable", _("This house style is not available in this "
+                                                "project's team."), field="style")
+    template = spec.template
+    if template is not None and (template.team_id != project.team_id or template.archived_at):
+        raise JobRefused("template_unavailable", _("This template is not available in this "
+                                                   "project's team."), field="template")
 
 
 def _check_images(project: Project, spec: JobSpec) -> None:
@@ -203,6 +240,7 @@ def validate_spec(*, project: Project, spec: JobSpec, terms: list[str]) -> int:
     """Refuse what must not reach the gateway; the estimated input tokens otherwise.
     The caller checks the archived project and the budget once, for a batch too."""
     _check_settings(spec)
+    _check_studio(project, spec)
     _check_images(project, spec)
     term = blocked_term_in(spec.brief, terms)
     if term is not None:
@@ -230,6 +268,9 @@ def _new_job(*, user, project, spec, estimated, held, batch=None, parent=None) -
         estimated_input_tokens=estimated,
         status=Status.WAITING if held else Status.QUEUED,
         wait_reason=WaitReason.MODERATION_HOLD if held else WaitReason.NONE,
+        template=spec.template,
+        template_values=dict(spec.template_values) if spec.template is not None else None,
+        style_version=spec.style_version,
         # Stamped with the INSERT, not after publishing: the sweeper re-sends a queued job
         # whose message went missing once this is older than its grace period either way.
         dispatched_at=None if held else timezone.now(),
@@ -241,6 +282,7 @@ def job_create(
 ) -> GenerationJob:
     """Validate, save the job, and send it to a worker after the transaction commits."""
     project_check_open(project)
+    spec = with_project_style(spec, project_style_version(project))
     gate = creation_gate(user_id=user.id, team_id=project.team_id)
     estimated = validate_spec(project=project, spec=spec, terms=gate.terms)
     _check_budget(user=user, project=project, gate=gate)
@@ -249,8 +291,8 @@ def job_create(
     # The database enforces the check constraints and foreign keys on INSERT; checking
     # them here too cost 17 round trips (SAVEPOINT, SELECT, RELEASE for each of five
     # constraints; a SELECT for the project and the user we were handed).
-    job.full_clean(exclude=["references", "project", "created_by", "parent"],
-                   validate_constraints=False)
+    job.full_clean(exclude=["references", "project", "created_by", "parent", "template",
+                            "style_version"], validate_constraints=False)
     # Without references the INSERT alone is the transaction (no BEGIN or COMMIT to wait for).
     with transaction.atomic() if spec.references else nullcontext():
         job.save()
@@ -281,6 +323,8 @@ def batch_create(
     """All rows are validated first; one refusal creates nothing (JobRefused names the row).
     Blocked terms, budget and moderation hold are read once per batch, not once per row."""
     project_check_open(project)
+    default_style = project_style_version(project)
+    specs = [with_project_style(spec, default_style) for spec in specs]
     gate = creation_gate(user_id=user.id, team_id=project.team_id)
     estimates = _validate_rows(project=project, specs=specs, terms=gate.terms)
     _check_budget(user=user, project=project, gate=gate)

@@ -16,10 +16,11 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from prompts.events import job_event_emit
 from prompts.gateway.client import GatewayResult
 from prompts.gateway.errors import UNREACHABLE, GatewayError, SpecParseError
 from prompts.gateway.kept_settings import kept_settings_apply, split_kept_settings
-from prompts.gateway.spec import parse_prompt_spec
+from prompts.gateway.spec import enforce_house_style, parse_prompt_spec
 from prompts.models import DispatchPause, GatewayCall, GenerationJob, PromptRecord
 from prompts.pipeline.alerts import alert_site_admins
 from prompts.pipeline.dispatch import job_enqueue
@@ -66,10 +67,13 @@ class Attempt:
     def finish(self, **changes) -> bool:
         """Move the job on from `running`, only if this worker still holds this attempt."""
         changes.setdefault("lease_until", None)
-        return bool(
+        finished = bool(
             GenerationJob.objects.filter(pk=self.job.pk, status=Status.RUNNING,
                                          attempts=self.number).update(**changes)
         )
+        if finished:
+            job_event_emit(job_id=self.job.pk, team_id=self.team_id, status=changes["status"])
+        return finished
 
 
 # A 200 answer -----------------------------------------------------------------------------
@@ -80,10 +84,12 @@ def after_answer(attempt: Attempt, result: GatewayResult) -> str:
         spec = parse_prompt_spec(result.message)
     except SpecParseError as error:
         return _unparseable(attempt, result, error.raw_text or result.content)
+    # What the brief asked to keep (a generator PNG's settings, say) wins over the answer;
+    # the team's house style, a rule, wins over both.
+    spec = kept_settings_apply(spec, split_kept_settings(attempt.job.brief)[1])
+    spec = enforce_house_style(spec, attempt.job.house_rules)
     attempt.record(result, outcome="ok")
     job = attempt.job
-    # What the brief asked to keep (a generator PNG's settings, say) wins over the answer.
-    spec = kept_settings_apply(spec, split_kept_settings(job.brief)[1])
     record = PromptRecord(
         job=job, project_id=job.project_id, author_id=job.created_by_id,
         positive_prompt=spec.positive_prompt, negative_prompt=spec.negative_prompt,

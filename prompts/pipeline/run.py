@@ -180,6 +180,7 @@ def _payload(job: GenerationJob, has_references: bool) -> dict:
         temperature=REPAIR_TEMPERATURE if previous_raw else float(job.temperature),
         max_tokens=job.max_tokens,
         repair_of=previous_raw,
+        house_style=job.house_rules,
     )
 
 

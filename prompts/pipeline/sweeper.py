@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import GatewayKey
+from prompts.events import jobs_event_emit
 from prompts.models import GatewayCall, GenerationJob, ModerationHold
 from prompts.pipeline.dispatch import dispatch_paused, jobs_enqueue, jobs_resume
 from prompts.pipeline.keys import gateway_keys_retire_due
@@ -45,6 +46,7 @@ def requeue_expired(now: datetime) -> int:
                 status=Status.FAILED, lease_until=None, finished_at=now, error_code="lost",
                 error_message=str(_("The worker stopped during this job's last %(n)s "
                                     "attempts; gave up.") % {"n": settings.GATEWAY_MAX_ATTEMPTS}))
+            jobs_event_emit(job_ids=spent, status=Status.FAILED)
         if retry:
             GenerationJob.objects.filter(pk__in=retry, status=Status.RUNNING).update(
                 status=Status.QUEUED, lease_until=None, next_attempt_at=now

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Budget, Membership, Team, User
 from accounts.services import audit_record
+from prompts.events import budget_event_emit
 from prompts.models import DailyUsage
 from prompts.usage.ledger import LEDGER_PLACES
 from prompts.usage.money import percent_of, yuan
@@ -146,6 +147,7 @@ def budget_warnings_send(*, day: date | None = None) -> int:
         ).update(warned_for_month=month)
         if claimed:
             _budget_warning_mail(budget, spent)
+            budget_event_emit(budget, spent, month)
             sent += 1
     return sent
 

@@ -1,5 +1,6 @@
 """Prompt records in the formats image tools read: A1111 infotext, ComfyUI API-format
-workflow JSON, CSV (UTF-8 with BOM, so Excel shows Chinese) and JSONL.
+workflow JSON, PNG prompt cards (both in one picture), CSV (UTF-8 with BOM, so Excel shows
+Chinese) and JSONL.
 
 Plain functions over records; the views choose which records and wrap the bytes.
 """
@@ -28,13 +29,16 @@ CSV_COLUMNS = (
 )
 
 
-def card_values(record: PromptRecord, *, checkpoint: str = "") -> CardValues:
-    """A record's settings as the PNG card, the A1111 text and the ComfyUI graph write them."""
+def card_values(record: PromptRecord) -> CardValues:
+    """A record's settings as the PNG card, the A1111 text and the ComfyUI graph write them;
+    the checkpoint is its house style's (else pngcard's placeholder)."""
+    version = record.job.style_version
     return CardValues(
         positive_prompt=record.positive_prompt or record.raw_text,
         negative_prompt=record.negative_prompt, steps=record.steps, sampler=record.sampler,
         cfg_scale=record.cfg_scale, seed=record.seed, width=record.width,
-        height=record.height, checkpoint=checkpoint,
+        height=record.height, checkpoint=version.checkpoint if version else "",
+        title=f"{record.project.name} · #{record.pk}",
     )
 
 
@@ -46,6 +50,16 @@ def a1111_infotext(record: PromptRecord) -> str:
 def comfyui_workflow(record: PromptRecord) -> dict:
     """The record as a ComfyUI API-format prompt (POST /prompt, or "Load" in the UI)."""
     return pngcard.comfyui_api_graph(card_values(record))
+
+
+def record_png_card(record: PromptRecord) -> bytes:
+    """The card: the record's first reference as the picture, else a drawn card."""
+    reference = next(iter(record.job.references.all()), None)
+    image = None
+    if reference is not None:
+        with reference.send_file.open("rb") as handle:
+            image = handle.read()
+    return pngcard.png_card(card_values(record), image=image)
 
 
 def _record_row(record: PromptRecord) -> dict:
@@ -102,7 +116,7 @@ class ExportFile:
     content: bytes
 
 
-FORMATS = ("a1111", "comfyui", "csv", "jsonl")
+FORMATS = ("a1111", "comfyui", "png", "csv", "jsonl")
 
 
 def export_records(records: list[PromptRecord], *, fmt: str, stem: str) -> ExportFile:
@@ -113,6 +127,11 @@ def export_records(records: list[PromptRecord], *, fmt: str, stem: str) -> Expor
     if fmt == "jsonl":
         return ExportFile(f"{stem}.jsonl", "application/x-ndjson; charset=utf-8",
                           records_jsonl(records))
+    if fmt == "png":
+        cards = [(f"record-{r.pk}.png", record_png_card(r)) for r in records]
+        if len(cards) == 1:
+            return ExportFile(f"{stem}.png", "image/png", cards[0][1])
+        return ExportFile(f"{stem}-png.zip", "application/zip", pngcard.png_cards_zip(cards))
     if fmt == "a1111":
         files = [(f"record-{r.pk}.txt", a1111_infotext(r).encode("utf-8")) for r in records]
         single = ("text/plain; charset=utf-8", ".txt")

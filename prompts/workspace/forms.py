@@ -28,7 +28,7 @@ from prompts.gateway.spec import (
     STEPS_MAX,
     STEPS_MIN,
 )
-from prompts.models import GenerationJob, ReferenceImage, TaskType
+from prompts.models import GenerationJob, HouseStyle, PromptRecord, ReferenceImage, TaskType
 from prompts.pipeline.creation import JobSpec
 from prompts.workspace.selectors.jobs import JobFilters
 from prompts.workspace.selectors.library import LibraryFilters
@@ -36,6 +36,16 @@ from prompts.workspace.selectors.library import LibraryFilters
 BATCH_MAX_ROWS = 500
 BATCH_CSV_MAX_BYTES = 2 * 1024 * 1024
 CSV_COLUMNS = ("brief", "task_type", "temperature", "references")
+
+
+def team_styles(team_id: int):
+    """The house styles a form offers: the team's, not archived."""
+    return HouseStyle.objects.filter(team_id=team_id, archived_at__isnull=True).order_by("name")
+
+
+def style_version_of(style: HouseStyle | None):
+    """A chosen style's current version: what the job records and the worker sends."""
+    return style.current_version() if style is not None else None
 
 
 class ProjectForm(forms.Form):
@@ -128,6 +138,8 @@ class GenerateForm(_SubmittedOnce):
     )
     max_tokens = forms.IntegerField(label=_("Max tokens"), required=False, min_value=1,
                                     max_value=32768)
+    style = forms.ModelChoiceField(label=_("House style"), queryset=HouseStyle.objects.none(),
+                                   required=False, empty_label=_("No house style"))
     # "Keep these settings": what the model is asked to keep and the record will hold
     # (prompts.gateway.kept_settings), e.g. from a generator's PNG. All optional.
     keep_negative_prompt = forms.CharField(
@@ -155,6 +167,8 @@ class GenerateForm(_SubmittedOnce):
         self.fields["max_tokens"].help_text = _("Empty: %(n)s.") % {"n": DEFAULT_MAX_TOKENS}
         self.fields["references"].queryset = (
             project.references.filter(archived_at__isnull=True).order_by("-created_at"))
+        self.fields["style"].queryset = team_styles(project.team_id)
+        self.fields["style"].initial = self.initial.get("style", project.default_style_id)
 
     @classmethod
     def initial_from_brief(cls, brief: str) -> dict:
@@ -193,6 +207,7 @@ class GenerateForm(_SubmittedOnce):
             task_type=data.get("task_type") or TaskType.BALANCED,
             temperature=data.get("temperature"), max_tokens=data.get("max_tokens"),
             references=list(data.get("references") or []),
+            style_version=style_version_of(data.get("style")), use_project_style=False,
         )
 
 
@@ -212,6 +227,10 @@ class LibraryFilterForm(forms.Form):
                                 widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), required=False,
                               widget=forms.DateInput(attrs={"type": "date"}))
+    template = forms.TypedChoiceField(label=_("Template"), required=False, coerce=int,
+                                      empty_value=None)
+    review = forms.ChoiceField(label=_("Review"), required=False,
+                               choices=[("", _("Any"))] + PromptRecord.Review.choices)
 
     def __init__(self, *args, choices: dict, **kwargs):
         super().__init__(*args, **kwargs)
@@ -219,6 +238,7 @@ class LibraryFilterForm(forms.Form):
         self.fields["project"].choices = anything + choices["projects"]
         self.fields["author"].choices = anything + choices["authors"]
         self.fields["tag"].choices = anything + choices["tags"]
+        self.fields["template"].choices = anything + choices["templates"]
 
     def filters(self) -> LibraryFilters:
         if not self.is_valid():
@@ -228,6 +248,7 @@ class LibraryFilterForm(forms.Form):
             q=data["q"].strip(), project_id=data["project"], author_id=data["author"],
             status=data["status"], favourites=data["favourites"], tag_id=data["tag"],
             date_from=data["date_from"], date_to=data["date_to"],
+            template_id=data["template"], review=data["review"],
         )
 
 
@@ -269,6 +290,21 @@ class RatingForm(forms.Form):
 class CommentForm(forms.Form):
     body = forms.CharField(label=_("Comment"), max_length=4000,
                            widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def csv_upload_text(upload) -> tuple[str, str | None]:
+    """The text of an uploaded CSV, or a message saying why it cannot be read."""
+    if upload.size > BATCH_CSV_MAX_BYTES:
+        return "", _("The CSV file is larger than 2 MB.")
+    raw = upload.read()
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        try:
+            # Excel on a Chinese Windows saves CSV as GBK.
+            return raw.decode("gb18030"), None
+        except UnicodeDecodeError:
+            return "", _("The CSV file is not UTF-8 or GBK text.")
 
 
 class BatchForm(_SubmittedOnce):
@@ -338,17 +374,9 @@ class BatchForm(_SubmittedOnce):
         return specs, rows, []
 
     def _from_csv(self, upload, data: dict):
-        if upload.size > BATCH_CSV_MAX_BYTES:
-            return [], [], [_("The CSV file is larger than 2 MB.")]
-        raw = upload.read()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                # Excel on a Chinese Windows saves CSV as GBK.
-                text = raw.decode("gb18030")
-            except UnicodeDecodeError:
-                return [], [], [_("The CSV file is not UTF-8 or GBK text.")]
+        text, problem = csv_upload_text(upload)
+        if problem:
+            return [], [], [problem]
         reader = csv.DictReader(io.StringIO(text))
         columns = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
         if "brief" not in columns:

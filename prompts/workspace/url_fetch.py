@@ -1,8 +1,10 @@
-"""Fetch a reference image from a user-supplied https URL without becoming an SSRF proxy.
+"""Fetch a reference image from a user-supplied https URL, and post a webhook to one,
+without becoming an SSRF proxy.
 
 Every hop is vetted: https only, every address the name resolves to must be public, and
 the connection goes to the address that was vetted, so a DNS answer that changes between
-the check and the connect (rebinding) cannot point us at an internal service.
+the check and the connect (rebinding) cannot point us at an internal service. A webhook
+URL is vetted when it is saved and again before every delivery, since DNS can change.
 """
 
 import ipaddress
@@ -82,6 +84,7 @@ _PUBLIC_INTERNET = _FetchPolicy(
     address_allowed=is_public_address,
     ssl_context=ssl.create_default_context(cafile=certifi.where()),
 )
+PUBLIC_INTERNET = _PUBLIC_INTERNET
 
 
 def fetch_reference_url(url: str, *, max_bytes: int, timeout_s: float = 10) -> tuple[bytes, str]:
@@ -168,7 +171,8 @@ def _vet(url: str, policy: _FetchPolicy) -> _Target:
 
 
 def _request(
-    target: _Target, timeout_s: float, policy: _FetchPolicy
+    target: _Target, timeout_s: float, policy: _FetchPolicy, *, method: str = "GET",
+    body: bytes | None = None, headers: dict[str, str] | None = None,
 ) -> tuple[urllib3.BaseHTTPResponse, urllib3.HTTPConnectionPool]:
     """GET from the vetted address itself.
 
@@ -198,9 +202,10 @@ def _request(
         )
     try:
         response = pool.urlopen(
-            "GET",
+            method,
             target.path,
-            headers={
+            body=body,
+            headers=headers | {"Host": host_header} if headers is not None else {
                 "Host": host_header,
                 "User-Agent": "GrokWeb reference fetcher",
                 "Accept": ", ".join(ALLOWED_CONTENT_TYPES),
@@ -220,6 +225,44 @@ def _request(
             "unreachable", _("The server for this link could not be reached securely.")
         ) from exc
     return response, pool
+
+
+def url_vet(url: str, *, policy: _FetchPolicy = _PUBLIC_INTERNET) -> None:
+    """Refuse (UrlRefused) a URL that could not be fetched under the policy: not https,
+    unresolvable, or any of its addresses private."""
+    _vet(url, policy)
+
+
+@dataclass(frozen=True)
+class PostAnswer:
+    status: int
+    excerpt: str  # the start of the answer's body, as text
+
+
+def post_to_url(url: str, *, body: bytes, headers: dict[str, str], timeout_s: float,
+                policy: _FetchPolicy = _PUBLIC_INTERNET, excerpt_bytes: int = 2048) -> PostAnswer:
+    """POST to a vetted, pinned address; redirects are not followed (the answer is the 3xx).
+    Raises UrlRefused when the URL is refused, or the server cannot be reached in time."""
+    deadline = time.monotonic() + TOTAL_TIMEOUT_FACTOR * timeout_s
+    target = _vet(url, policy)
+    response, pool = _request(target, timeout_s, policy, method="POST", body=body,
+                              headers=headers | {"Accept-Encoding": "identity"})
+    try:
+        excerpt = bytearray()
+        try:
+            while len(excerpt) < excerpt_bytes and (
+                    chunk := response.read1(excerpt_bytes - len(excerpt), decode_content=False)):
+                excerpt += chunk
+                if time.monotonic() > deadline:
+                    raise _timed_out()
+        except urllib3.exceptions.TimeoutError as exc:
+            raise _timed_out() from exc
+        except (urllib3.exceptions.HTTPError, OSError):
+            pass  # the status is what counts; a cut body is only a shorter excerpt
+        return PostAnswer(response.status, bytes(excerpt).decode("utf-8", "replace"))
+    finally:
+        response.release_conn()
+        pool.close()
 
 
 def _check_content_type(content_type: str) -> None:

@@ -2,11 +2,22 @@
 
 from django.urls import path, register_converter
 
-from prompts.workspace.views import batches, jobs, library, projects, references
+from prompts.workspace.views import (
+    batches,
+    compare,
+    jobs,
+    library,
+    projects,
+    references,
+    reviews,
+    shares,
+    studio,
+    webhooks,
+)
 
 
 class ExportFormat:
-    regex = "a1111|comfyui|csv|jsonl"
+    regex = "a1111|comfyui|png|csv|jsonl"
 
     def to_python(self, value: str) -> str:
         return value
@@ -67,4 +78,48 @@ urlpatterns = [
          name="batch_retry_failed"),
     path("batches/<int:batch_id>/export/<export:fmt>/", batches.batch_export,
          name="batch_export"),
+    # The studio: templates, house styles, compare, review, share links, webhooks.
+    path("studio/", studio.studio, name="studio"),
+    path("studio/templates/", studio.template_list, name="template_list"),
+    path("studio/templates/<int:template_id>/", studio.template_edit, name="template_edit"),
+    path("studio/templates/<int:template_id>/archive/", studio.template_archive_view,
+         name="template_archive"),
+    path("studio/templates/<int:template_id>/use/", studio.template_use, name="template_use"),
+    path("projects/<int:project_id>/templates/<int:template_id>/generate/",
+         studio.template_generate, name="template_generate"),
+    path("projects/<int:project_id>/templates/<int:template_id>/batch/", studio.template_batch,
+         name="template_batch"),
+    path("studio/styles/", studio.style_list, name="style_list"),
+    path("studio/styles/<int:style_id>/", studio.style_detail, name="style_detail"),
+    path("studio/styles/<int:style_id>/archive/", studio.style_archive_view,
+         name="style_archive"),
+    path("projects/<int:project_id>/style/", studio.project_style_view, name="project_style"),
+    path("compare/", compare.compare, name="compare"),
+    path("records/<int:record_id>/edit/", reviews.record_edit_view, name="record_edit"),
+    path("records/<int:record_id>/review/submit/", reviews.record_submit_view,
+         name="record_submit"),
+    path("records/<int:record_id>/review/withdraw/", reviews.record_withdraw_view,
+         name="record_withdraw"),
+    path("records/<int:record_id>/review/decide/", reviews.record_decide_view,
+         name="record_decide"),
+    path("studio/reviews/", reviews.review_queue_view, name="review_queue"),
+    path("studio/reviewers/", reviews.reviewer_add_view, name="reviewer_add"),
+    path("studio/reviewers/<int:reviewer_id>/remove/", reviews.reviewer_remove_view,
+         name="reviewer_remove"),
+    path("studio/house-library/", reviews.house_library_view, name="house_library"),
+    path("records/<int:record_id>/share/", shares.record_share_view, name="record_share"),
+    path("projects/<int:project_id>/share/", shares.project_share_view, name="project_share"),
+    path("studio/shares/", shares.share_list, name="share_list"),
+    path("studio/shares/<int:link_id>/revoke/", shares.share_revoke_view, name="share_revoke"),
+    path("s/<str:token>/", shares.shared, name="shared"),
+    path("s/<str:token>/references/<int:reference_id>.jpg", shares.shared_reference,
+         name="shared_reference"),
+    path("studio/webhooks/", webhooks.webhook_list, name="webhook_list"),
+    path("studio/webhooks/<int:endpoint_id>/", webhooks.webhook_detail, name="webhook_detail"),
+    path("studio/webhooks/<int:endpoint_id>/test/", webhooks.webhook_test_view,
+         name="webhook_test"),
+    path("studio/webhooks/<int:endpoint_id>/rotate/", webhooks.webhook_rotate_view,
+         name="webhook_rotate"),
+    path("studio/webhooks/<int:endpoint_id>/delete/", webhooks.webhook_delete_view,
+         name="webhook_delete"),
 ]

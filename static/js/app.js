@@ -4,7 +4,9 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const source = document.getElementById(button.dataset.copyTarget);
   if (!source) return;
-  navigator.clipboard.writeText(source.innerText).then(() => {
+  const text = source instanceof HTMLInputElement || source instanceof HTMLTextAreaElement
+    ? source.value : source.innerText;
+  navigator.clipboard.writeText(text).then(() => {
     const label = button.textContent;
     button.textContent = button.dataset.copiedLabel || "✓";
     setTimeout(() => { button.textContent = label; }, 1500);

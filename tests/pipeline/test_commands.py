@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import GatewayKey, Membership, User
-from prompts.models import GenerationJob, ModelPrice, Project
+from prompts.models import BriefTemplate, GenerationJob, ModelPrice, Project
 from tests.conftest import SIM_KEY, SIM_STANDBY_KEY
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,10 @@ def test_it_seeds_the_demo_and_is_safe_to_run_again(settings, tmp_path):
     assert ModelPrice.objects.get().is_example
     assert GatewayKey.objects.get(status="active").name == "simulator"
     assert User.objects.get(username="member").check_password("demo-pass-123")
+    # The studio has a template in a house style to try.
+    template = BriefTemplate.objects.get(team__name="Demo Studio")
+    assert template.variables == ["product", "surface", "angle"]
+    assert template.style.name == "Demo catalogue"
 
 
 def test_it_stores_a_key_from_stdin_verified_and_masked(simulator):

@@ -1,8 +1,8 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.crypto import rotate_secret
-from accounts.models import GatewayKey
+from accounts.crypto import ENCRYPTED_FIELDS, rotate_secret
 
 
 class Command(BaseCommand):
@@ -13,12 +13,16 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        # Every encrypted column in the project; add new ones here.
-        rotated = 0
+        # Every encrypted column in the project (accounts.crypto.ENCRYPTED_FIELDS).
+        counts = []
         with transaction.atomic():
-            for key in GatewayKey.objects.select_for_update().only("id", "secret_encrypted"):
-                GatewayKey.objects.filter(pk=key.pk).update(
-                    secret_encrypted=rotate_secret(key.secret_encrypted))
-                rotated += 1
+            for model_label, field in ENCRYPTED_FIELDS:
+                model = apps.get_model(model_label)
+                rotated = 0
+                for row in model.objects.select_for_update().only("id", field):
+                    model.objects.filter(pk=row.pk).update(
+                        **{field: rotate_secret(getattr(row, field))})
+                    rotated += 1
+                counts.append(f"{rotated} {model._meta.verbose_name_plural}")
         self.stdout.write(self.style.SUCCESS(
-            f"Re-encrypted {rotated} gateway key(s) under the first FIELD_ENCRYPTION_KEYS key."))
+            f"Re-encrypted {', '.join(counts)} under the first FIELD_ENCRYPTION_KEYS key."))

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import GatewayKey, Membership, Team, User
 from accounts.services import membership_set
-from prompts.models import GatewayModel, ModelPrice, Project
+from prompts.models import GatewayModel, HouseStyle, ModelPrice, Project
 from prompts.models.pricing import EXAMPLE_PRICE_NOTE
 from prompts.models.workspace import DEMO_PROJECT_DESCRIPTION
 from prompts.pipeline.keys import (
@@ -17,6 +17,8 @@ from prompts.pipeline.keys import (
     gateway_key_bootstrap,
     gateway_key_is_demo,
 )
+from prompts.workspace.services.styles import StyleRules, style_create
+from prompts.workspace.services.templates import template_create
 
 DEMO_TEAM = "Demo Studio"
 DEMO_PROJECT = "Demo"
@@ -66,12 +68,28 @@ class Command(BaseCommand):
                     is_example=True,
                     note=EXAMPLE_PRICE_NOTE,
                 )
+            self._studio(team)
         self._gateway_key()
         self._remember(logins)
         self.stdout.write(self.style.SUCCESS(f'Demo team "{team.name}", project "{project.name}".'))
         self.stdout.write(f"Open {settings.SITE_URL}/ and log in as:")
         for username, _role in USERS:
             self.stdout.write(f"  {username:8} / {logins[username]}")
+
+    def _studio(self, team: Team) -> None:
+        """A house style and a template that uses it, so the studio has something to show;
+        left alone once the team has a style. The project keeps no default style: plain
+        briefs stay as the model writes them."""
+        if HouseStyle.objects.filter(team=team).exists():
+            return
+        manager = User.objects.get(username="manager")
+        style = style_create(team=team, user=manager, name="Demo catalogue", rules=StyleRules(
+            negative_terms="watermark, logo, text, extra fingers",
+            style_words="soft window light, clean background", width=832, height=1216,
+            sampler="DPM++ 2M Karras", steps=28, checkpoint="sd_xl_base_1.0.safetensors"))
+        template_create(team=team, user=manager, name="Product shot",
+                        body="Studio photo of {product} on {surface}, {angle}",
+                        task_type="balanced", style=style)
 
     def _gateway_key(self) -> None:
         """GATEWAY_API_KEY when it is set; the simulator's demo key only when the bundled

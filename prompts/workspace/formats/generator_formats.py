@@ -147,3 +147,10 @@ COMFYUI_NODES = {
     "VAEDecode": NodeShape((("samples", "LATENT"), ("vae", "VAE")), (), ("IMAGE",), (210, 46)),
     "SaveImage": NodeShape((("images", "IMAGE"),), ("filename_prefix",), (), (315, 270)),
 }
+
+
+# The sampler labels A1111 shows, for a form's suggestions: each sampler, and the common
+# ones with the Karras schedule.
+A1111_SAMPLER_LABELS = tuple(dict.fromkeys(
+    [label for label, _name in _SAMPLERS[:-2]]
+    + ["DPM++ 2M Karras", "DPM++ SDE Karras", "DPM++ 2M SDE Karras", "DPM++ 2S a Karras"]))

@@ -10,7 +10,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from prompts.gateway.kept_settings import split_kept_settings
-from prompts.models import Favourite, Project, PromptRecord, Rating, ReferenceImage, Tag
+from prompts.models import (
+    BriefTemplate,
+    Favourite,
+    Project,
+    PromptRecord,
+    Rating,
+    ReferenceImage,
+    Tag,
+)
 from prompts.workspace.selectors.jobs import job_costs
 
 DIFF_FIELDS = (
@@ -50,6 +58,8 @@ class LibraryFilters:
     tag_id: int | None = None
     date_from: date | None = None
     date_to: date | None = None
+    template_id: int | None = None
+    review: str = ""  # a PromptRecord.Review value
 
 
 def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> QuerySet:
@@ -88,6 +98,10 @@ def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> Q
         records = records.filter(created_at__date__gte=filters.date_from)
     if filters.date_to:
         records = records.filter(created_at__date__lte=filters.date_to)
+    if filters.template_id:
+        records = records.filter(job__template_id=filters.template_id)
+    if filters.review:
+        records = records.filter(review_status=filters.review)
     return records
 
 
@@ -100,6 +114,8 @@ def library_choices(*, team_id: int) -> dict:
             .values_list("id", "username")
         ),
         "tags": list(Tag.objects.filter(team_id=team_id).values_list("id", "name")),
+        "templates": list(BriefTemplate.objects.filter(team_id=team_id)
+                          .values_list("id", "name")),
     }
 
 
@@ -172,7 +188,7 @@ def _field_text(record: PromptRecord, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _segments(old: str, new: str) -> list[dict]:
+def word_diff(old: str, new: str) -> list[dict]:
     """Word-level changes: [{"op": "equal"|"delete"|"insert", "text"}]."""
     old_words, new_words = _WORDS.findall(old), _WORDS.findall(new)
     segments = []
@@ -184,7 +200,34 @@ def _segments(old: str, new: str) -> list[dict]:
             segments.append({"op": "insert", "text": "".join(new_words[b1:b2])})
         if op == "equal":
             segments.append({"op": "equal", "text": "".join(old_words[a1:a2])})
-    return segments
+    return _joined_changes(segments)
+
+
+def _joined_changes(segments: list[dict]) -> list[dict]:
+    """Changes separated only by a space read as one: "-morning mist +golden hour", not
+    "-morning +golden -mist +hour"."""
+    joined: list[dict] = []
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        if segment["op"] != "equal":
+            deleted, inserted = [], []
+            while index < len(segments):
+                current = segments[index]
+                follows = index + 1 < len(segments) and segments[index + 1]["op"] != "equal"
+                if current["op"] == "equal" and not (current["text"].isspace() and follows):
+                    break
+                if current["op"] in ("equal", "delete"):
+                    deleted.append(current["text"])
+                if current["op"] in ("equal", "insert"):
+                    inserted.append(current["text"])
+                index += 1
+            joined += [{"op": op, "text": "".join(parts)}
+                       for op, parts in (("delete", deleted), ("insert", inserted)) if parts]
+            continue
+        joined.append(segment)
+        index += 1
+    return joined
 
 
 def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
@@ -197,7 +240,7 @@ def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
         words = name in WORD_DIFF_FIELDS
         rows.append({
             "field": name, "label": label, "changed": changed, "words": words,
-            "segments": _segments(before, after) if changed and words else [],
+            "segments": word_diff(before, after) if changed and words else [],
             "old": before, "new": after, "text": after,
         })
     return rows
@@ -206,7 +249,7 @@ def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
 def records_for_export(records: QuerySet) -> QuerySet:
     """Records with everything an export reads, oldest first."""
     return (
-        records.select_related("job", "project", "author")
-        .prefetch_related("tags")
+        records.select_related("job__style_version", "project", "author")
+        .prefetch_related("tags", "job__references")
         .order_by("created_at", "id")
     )

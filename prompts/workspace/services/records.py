@@ -1,12 +1,14 @@
-"""What teammates do with a prompt record: favourite, tag, rate, comment, re-run with edits."""
+"""What teammates do with a prompt record: favourite, tag, rate, comment, edit, re-run."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.services import audit_record
 from prompts.models import Comment, Favourite, GenerationJob, PromptRecord, Rating, Tag
 from prompts.pipeline.creation import JobSpec, job_create_once
+from prompts.workspace.services.reviews import record_check_unlocked
 
 MAX_TAGS = 20
 
@@ -22,7 +24,11 @@ def record_favourite_toggle(*, record: PromptRecord, user: User) -> bool:
 
 @transaction.atomic
 def record_tags_set(*, record: PromptRecord, names: list[str]) -> list[Tag]:
-    """Replace the record's tags; tags are the team's, created on first use."""
+    """Replace the record's tags; tags are the team's, created on first use. An approved
+    record's tags are locked with it."""
+    if record.is_locked:
+        raise ValidationError(_("This record is approved and locked. Re-run it to make a new "
+                                "version."))
     cleaned = []
     for name in names:
         name = name.strip()[:50]
@@ -68,3 +74,31 @@ def record_rerun(
     job_create does (an archived project too)."""
     return job_create_once(user=user, project=record.project, spec=spec, key=key,
                            parent=record.job)
+
+
+EDITABLE_FIELDS = ("positive_prompt", "negative_prompt", "width", "height", "steps", "cfg_scale",
+                   "sampler", "seed")
+
+
+def record_edit(*, record: PromptRecord, user: User, values: dict,
+                ip_address: str | None = None) -> PromptRecord:
+    """Change the record's prompts and settings by hand. Refused (ReviewRefused) when it is
+    approved or in review. A record that needed review no longer does once it has a prompt."""
+    record_check_unlocked(record)
+    before = {name: str(getattr(record, name)) for name in EDITABLE_FIELDS}
+    with transaction.atomic():
+        updated = {name: values[name] for name in EDITABLE_FIELDS if name in values}
+        if updated.get("positive_prompt", "").strip():
+            updated["needs_review"] = False
+        # Conditional, so a submit for review that lands first wins and the edit is refused.
+        changed = PromptRecord.objects.filter(
+            pk=record.pk, review_status__in=[PromptRecord.Review.DRAFT,
+                                             PromptRecord.Review.CHANGES_REQUESTED],
+        ).update(**updated)
+        record.refresh_from_db()
+        if not changed:
+            record_check_unlocked(record)
+        audit_record(actor=user, action="record.edit", target=record, before=before,
+                     after={name: str(getattr(record, name)) for name in EDITABLE_FIELDS},
+                     ip_address=ip_address)
+    return record

@@ -11,7 +11,8 @@ from accounts.models import User
 from accounts.services import audit_record
 from prompts.models import Project, ReferenceImage
 from prompts.pipeline.creation import project_check_open
-from prompts.workspace.formats.pngmeta import MAX_TEXT_CHARS
+from prompts.workspace.formats.pngcard import CardValues, a1111_infotext
+from prompts.workspace.formats.pngmeta import MAX_TEXT_CHARS, read_generation_metadata
 from prompts.workspace.images import prepare_reference
 from prompts.workspace.url_fetch import fetch_reference_url
 
@@ -86,7 +87,7 @@ def reference_upload(
         send_height=prepared.send_height,
         send_bytes=len(prepared.send_jpeg),
         shows_person=shows_person,
-        png_parameters=_stored_parameters(prepared.png_text.get("parameters", "")),
+        png_parameters=_stored_parameters(generation_text(prepared.png_text)),
     )
     if shows_person and consent:
         reference.consent_by, reference.consent_at = user, timezone.now()
@@ -108,6 +109,21 @@ def reference_upload(
             storage.delete(name)
         raise
     return ReferenceUpload(reference, True, prepared.suggested_brief)
+
+
+def generation_text(png_text: dict[str, str]) -> str:
+    """What a generator wrote into the PNG, as A1111 text: its own `parameters`, or the
+    ComfyUI or InvokeAI metadata written the same way, so every reader of the reference
+    (start a brief from its PNG prompt) reads all three generators alike."""
+    if png_text.get("parameters", "").strip():
+        return png_text["parameters"]
+    metadata = read_generation_metadata(png_text)
+    if metadata is None or not metadata.positive_prompt:
+        return ""
+    return a1111_infotext(CardValues(
+        positive_prompt=metadata.positive_prompt, negative_prompt=metadata.negative_prompt or "",
+        steps=metadata.steps, sampler=metadata.sampler, cfg_scale=metadata.cfg_scale,
+        seed=metadata.seed, width=metadata.width, height=metadata.height, checkpoint=""))
 
 
 def reference_create_from_url(

@@ -20,6 +20,7 @@ from prompts.workspace.views.common import (
     current_membership,
     export_response,
     page_of,
+    refusal_with_source_row,
     refuse_if_archived,
     team_required,
 )
@@ -54,7 +55,7 @@ def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
                 user=request.user, project=project, specs=form.cleaned_data["specs"],
                 title=form.cleaned_data["title"], key=form.submission_key("batch"))
         except JobRefused as refused:
-            form.add_error(None, _refusal_with_source_row(refused, form.source_rows))
+            form.add_error(None, refusal_with_source_row(refused, form.source_rows))
         else:
             if not created:
                 messages.info(request, _("This form was sent already: here is the batch it "
@@ -91,14 +92,6 @@ def batch_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
         return render(request, "partials/batch_estimate_pending.html", {"form": form})
     return render(request, "partials/job_estimate.html", {"estimate": jobs_estimate(
         form.cleaned_data["specs"], team_id=project.team_id, user_id=request.user.id)})
-
-
-def _refusal_with_source_row(refused: JobRefused, source_rows: list[int]) -> str:
-    """batch_create counts specs; the user counts lines of their text or rows of the CSV."""
-    if refused.row is None or refused.__cause__ is None:
-        return refused.message
-    return _("Row %(row)s: %(reason)s") % {"row": source_rows[refused.row - 1],
-                                           "reason": refused.__cause__.message}
 
 
 def _batch_context(request: HttpRequest, batch) -> dict:

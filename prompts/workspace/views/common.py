@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership
 from prompts.models import Project
+from prompts.pipeline.creation import JobRefused
 from prompts.workspace.exports import FORMATS, ExportFile, export_records
 
 PAGE_SIZE = 50
@@ -64,3 +65,11 @@ def refuse_if_archived(request: HttpRequest, project: Project) -> HttpResponse |
         return None
     messages.error(request, _("This project is archived. Restore it to add work."))
     return redirect("project_detail", project_id=project.pk)
+
+
+def refusal_with_source_row(refused: JobRefused, source_rows: list[int]) -> str:
+    """batch_create counts specs; the user counts lines of their text or rows of the CSV."""
+    if refused.row is None or refused.__cause__ is None:
+        return refused.message
+    return _("Row %(row)s: %(reason)s") % {"row": source_rows[refused.row - 1],
+                                           "reason": refused.__cause__.message}

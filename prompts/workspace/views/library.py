@@ -28,6 +28,7 @@ from prompts.workspace.selectors.library import (
     record_detail,
     records_for_export,
 )
+from prompts.workspace.selectors.studio import record_studio
 from prompts.workspace.services.records import (
     record_comment_add,
     record_favourite_toggle,
@@ -85,6 +86,7 @@ def _record_page(request: HttpRequest, record, status: int = 200, **forms) -> Ht
         "tags_form": TagsForm(initial={"tags": ", ".join(t.name for t in detail.tags)}),
         "rating_form": RatingForm(initial={"stars": detail.my_rating}),
         "comment_form": CommentForm(), **forms,
+        "studio": record_studio(record=record, user=request.user),
     }
     return render(request, "prompts/record_detail.html", context, status=status)
 
@@ -155,7 +157,8 @@ def record_rerun_view(request: HttpRequest, record_id: int) -> HttpResponse:
                "max_tokens": None if job.max_tokens == DEFAULT_MAX_TOKENS else job.max_tokens,
                # The parent's preset is left empty, so another task type brings its own.
                "temperature": None if job.temperature == TASK_PRESETS.get(job.task_type)
-               else job.temperature}
+               else job.temperature,
+               "style": job.style_version.style_id if job.style_version_id else None}
     form = GenerateForm(request.POST or None, project=record.project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

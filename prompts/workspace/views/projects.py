@@ -13,7 +13,9 @@ from prompts.models import PromptRecord
 from prompts.workspace.forms import ProjectForm, ReferenceUploadForm, ReferenceUrlForm
 from prompts.workspace.selectors.library import records_for_export
 from prompts.workspace.selectors.projects import project_overview, projects_for_team
+from prompts.workspace.selectors.studio import templates_for_team
 from prompts.workspace.services.projects import project_archive, project_create, project_rename
+from prompts.workspace.studio_forms import ProjectStyleForm
 from prompts.workspace.views.common import current_membership, export_response, team_required
 
 
@@ -48,6 +50,9 @@ def render_project(request: HttpRequest, project, **extra) -> HttpResponse:
         "rename_form": ProjectForm(initial={"name": project.name,
                                             "description": project.description}),
         "upload_results": request.session.pop(UPLOAD_RESULTS_KEY, None),
+        "style_form": ProjectStyleForm(team_id=project.team_id,
+                                       initial={"style": project.default_style_id}),
+        "templates": templates_for_team(team_id=project.team_id),
     }
     context.update(extra)
     return render(request, "prompts/project_detail.html", context,

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prompts', '0004_submission_keys'),
+        ('prompts', '0005_studio_templates_styles_reviews_shares_webhooks'),
     ]
 
     operations = [
