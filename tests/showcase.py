@@ -39,6 +39,15 @@ from prompts.usage.ledger import CallFacts, ledger_record
 from prompts.usage.prices import price_set
 from prompts.workspace.services.records import record_favourite_toggle
 from prompts.workspace.services.references import reference_upload
+from prompts.workspace.services.reviews import (
+    record_review_decide,
+    record_submit,
+    reviewer_add,
+)
+from prompts.workspace.services.shares import share_link_create
+from prompts.workspace.services.styles import StyleRules, style_create
+from prompts.workspace.services.templates import template_create
+from prompts.workspace.services.webhooks import webhook_endpoint_create
 from tests.factories import JobFactory, UserFactory
 from tests.workspace.conftest import image_bytes, make_record
 
@@ -109,7 +118,7 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
 
     project = Project.objects.create(team=team, name="Lantern Harbour", created_by=member,
                                      description="Koi pond stills, moonlit piers")
-    Project.objects.create(team=team, name="Koi Studio", description=DEMO_PROJECT_DESCRIPTION)
+    Project.objects.create(team=team, name="Koi Atelier", description=DEMO_PROJECT_DESCRIPTION)
     Project.objects.create(team=team, name="Winter Koi", archived_at=now)
 
     harbour = reference_upload(project=project, user=member, data=image_bytes("JPEG"),
@@ -163,7 +172,7 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
     JobFactory(project=project, created_by=member, status="cancelled", brief="Lantern fog",
                finished_at=now)
     batch = Batch.objects.create(project=project, created_by=member, title="Koi catalogue")
-    for brief, status in (("Koi, red", "succeeded"), ("Koi, gold", "failed"),
+    for brief, status in (("Koi, crimson", "succeeded"), ("Koi, gold", "failed"),
                           ("Koi, white", "queued")):
         job = JobFactory(project=project, created_by=member, batch=batch, brief=brief,
                          status=status, attempts=1, error_code="invalid" if status == "failed"
@@ -183,6 +192,9 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
     JobFactory(project=project, created_by=lei, status="waiting",
                wait_reason="moderation_hold", brief="Koi pond variant 4")
 
+    studio = _studio(team=team, manager=manager, member=member, lei=lei, hero=hero,
+                     rerun=PromptRecord.objects.get(job=rerun_job))
+
     budget_set(team=team, monthly_limit=Decimal("0.03"), warn_at=Decimal("0.5"), actor=manager)
     budget_set(team=team, user=member, monthly_limit=Decimal("0.01"), actor=manager)
     api_token_create(user=member, name="nightly-koi-export")
@@ -193,7 +205,7 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
     records = {"hero": hero, "rerun": PromptRecord.objects.get(job=rerun_job),
                "review": PromptRecord.objects.get(needs_review=True)}
     pages = _pages(project=project, batch=batch, job_of=job_of, records=records,
-                   lanterns=lanterns, team=team, hold=ModerationHold.objects.get())
+                   lanterns=lanterns, team=team, hold=ModerationHold.objects.get(), **studio)
     assert AuditEvent.objects.exists() and ApiToken.objects.exists()
     assert GatewayCall.objects.filter(outcome="moderation").count() == 3
     assert primary.status == "active"
@@ -201,7 +213,28 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
                     project=project, pages=pages)
 
 
-def _pages(*, project, batch, job_of, records, lanterns, team, hold) -> dict[str, list[Page]]:
+def _studio(*, team, manager, member, lei, hero, rerun) -> dict:
+    """The studio's things: a house style, a template, a review, a share link, a webhook."""
+    style = style_create(team=team, user=manager, name="Koi lacquer", rules=StyleRules(
+        negative_terms="watermark, smudged", style_words="lacquer sheen, gold leaf",
+        width=832, height=1216, sampler="DPM++ 2M Karras", steps=28,
+        checkpoint="sd_xl_base_1.0.safetensors"))
+    template = template_create(team=team, user=manager, name="Koi poster",
+                               body="Poster: {fish} beside {scenery}, {focal}",
+                               task_type="balanced", style=style)
+    reviewer_add(team=team, user=lei, actor=manager)
+    record_submit(record=hero, user=member, comment="鲤鱼主图，请审核")
+    record_review_decide(record=hero, user=manager, decision="approve", comment="通过")
+    record_submit(record=rerun, user=member)  # waits in the review queue
+    share_link_create(user=manager, record=hero, label="客户预览")
+    webhook, _secret = webhook_endpoint_create(
+        team=team, user=manager, url="https://93.184.216.34/hooks/koi",
+        events=["job.succeeded", "record.approved"], description="Koi pipeline")
+    return {"style": style, "template": template, "webhook": webhook}
+
+
+def _pages(*, project, batch, job_of, records, lanterns, team, hold, style, template,
+           webhook) -> dict[str, list[Page]]:
     generate = reverse("generate", args=[project.id])
     member = [
         Page("dashboard", reverse("home")),
@@ -238,6 +271,15 @@ def _pages(*, project, batch, job_of, records, lanterns, team, hold) -> dict[str
              htmx=True),
         Page("API tokens", reverse("token_list")),
         Page("not found", "/no/such/page/"),
+        Page("studio", reverse("studio")),
+        Page("brief templates", reverse("template_list")),
+        Page("generate from a template", reverse("template_generate",
+                                                 args=[project.id, template.id])),
+        Page("batch from a template", reverse("template_batch", args=[project.id, template.id])),
+        Page("house styles", reverse("style_list")),
+        Page("house style", reverse("style_detail", args=[style.id])),
+        Page("compare", reverse("compare") + f"?ids={records['hero'].id},{records['rerun'].id}"),
+        Page("house library", reverse("house_library")),
     ]
     manager = [
         Page("dashboard (manager)", reverse("home")),
@@ -246,6 +288,11 @@ def _pages(*, project, batch, job_of, records, lanterns, team, hold) -> dict[str
         Page("monthly statement", reverse("usage_statement")),
         Page("budgets", reverse("budget_list")),
         Page("moderation holds", reverse("hold_list")),
+        Page("brief template", reverse("template_edit", args=[template.id])),
+        Page("review queue", reverse("review_queue")),
+        Page("share links", reverse("share_list")),
+        Page("webhooks", reverse("webhook_list")),
+        Page("webhook", reverse("webhook_detail", args=[webhook.id])),
     ]
     admin = [
         Page("admin console", reverse("console")),

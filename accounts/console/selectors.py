@@ -50,7 +50,8 @@ def audit_changes(events) -> None:
         fields = list(dict.fromkeys([*after, *before]))
         event.sentence = audit_sentence(event)
         event.changes = [
-            (audit_field(name), audit_value(name, before[name]) if name in before else "",
+            (audit_field(name, event.action),
+             audit_value(name, before[name]) if name in before else "",
              audit_value(name, after[name]) if name in after else "")
             for name in fields
             if not (event.before is not None and before.get(name) == after.get(name))

@@ -24,14 +24,20 @@ from accounts.models import ApiToken, AuditEvent, GatewayKey, Team, User
 from prompts.gateway.kept_settings import split_kept_settings
 from prompts.models import (
     Batch,
+    BriefTemplate,
     Comment,
     DispatchPause,
     GatewayCall,
     GenerationJob,
+    HouseStyle,
+    HouseStyleVersion,
     Project,
     PromptRecord,
     ReferenceImage,
+    ReviewStep,
+    ShareLink,
     Tag,
+    WebhookEndpoint,
 )
 from prompts.models.workspace import DEMO_PROJECT_DESCRIPTION
 from prompts.workspace.formats.pngmeta import read_generation_metadata
@@ -47,7 +53,13 @@ ALLOWED = {
     "ID", "US", "USD", "IP", "YYYY-MM", "gw_", "Excel",
     "English",  # the language switcher names each language in itself
     "Axes",  # django-axes, the sign-in lock-out app, by its name in Django admin
+    "Webhook",  # as the team writes it, like Token
+    "README", "X-GrokWeb-Signature",  # a file and a header named literally
 }
+# Names by their shape: a model file ("juggernautXL_v9.safetensors"), a version ("v2").
+PROPER_NAME = re.compile(r"[\w.+-]+\.(safetensors|ckpt|pt|gguf)|v\d+")
+# Addresses shown as text (a share link, "/compare/?ids=3,5"): not prose.
+ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w\-./?=&%,#]+")
 AUDIT_DATA = ("name", "username", "user", "team", "masked", "fingerprint", "detail", "error",
               "model", "prefix", "email", "note")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.+'’-]*")
@@ -120,6 +132,19 @@ def user_data() -> list[str]:
         texts += [token.name, f"gw_{token.prefix}"]
     texts += GatewayCall.objects.values_list("error_message", flat=True)
     texts += DispatchPause.objects.values_list("detail", flat=True)
+    # The studio's: templates (and the variables in them), house styles, reviews, links.
+    for template in BriefTemplate.objects.all():
+        texts += [template.name, template.body, *template.variables]
+    for style in HouseStyle.objects.all():
+        texts += [style.name, style.description]
+    for version in HouseStyleVersion.objects.all():
+        texts += [version.negative_terms, version.style_words, version.sampler,
+                  version.checkpoint, version.note]
+    texts += ReviewStep.objects.values_list("comment", flat=True)
+    texts += ShareLink.objects.values_list("label", flat=True)
+    texts += ShareLink.objects.values_list("token_prefix", flat=True)
+    for endpoint in WebhookEndpoint.objects.all():
+        texts += [endpoint.url, endpoint.description, endpoint.secret_masked]
     for event in AuditEvent.objects.all():
         for values in (event.before or {}, event.after or {}):
             # Names and the gateway's words are data; codes (status, role) must be shown
@@ -143,13 +168,15 @@ def english_left(html: str, data: list[str]) -> list[str]:
         for item in data:
             if item in text:
                 text = text.replace(item, " ")
+        text = ADDRESS.sub(" ", text)
         found += [word for word in WORD.findall(text) if not _allowed(word, vocabulary)]
     return found
 
 
 def _allowed(word: str, vocabulary: set[str]) -> bool:
     bare = word.rstrip(".:;,")
-    if word in ALLOWED or bare in ALLOWED or bare.lower() in vocabulary:
+    if word in ALLOWED or bare in ALLOWED or bare.lower() in vocabulary \
+            or PROPER_NAME.fullmatch(bare):
         return True
     # A name cut short ("harbour-dusk-wide-…", or "..." in Django's Chinese catalog).
     stem = word.removesuffix("…").removesuffix("...").lower()
