@@ -1,7 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_noop
 
 from accounts.models import ApiToken, AuditEvent, Budget, GatewayKey, Membership, Team, User
+
+# Texts Django admin shows that come without Chinese: Django 5.2's new table headings, and
+# the models of django-axes (sign-in lock-outs). Listed here so our catalog translates them.
+UNTRANSLATED_ELSEWHERE = (
+    gettext_noop("Model name"), gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
+    gettext_noop("access attempt"), gettext_noop("access attempts"),
+    gettext_noop("access failure"), gettext_noop("access failures"),
+    gettext_noop("access log"), gettext_noop("access logs"),
+    gettext_noop("access attempt expiration"), gettext_noop("access attempt expirations"),
+)
 
 
 class MembershipInline(admin.TabularInline):

@@ -53,14 +53,21 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
 # Personal API tokens ----------------------------------------------------------------------
 
 
-def _tokens_page(request: HttpRequest, *, form=None, created=None, plaintext=None,
-                 status=200) -> HttpResponse:
+# A new token's plaintext waits here for the page the creation redirects to, which reads it
+# once: never in a URL, never in a log line (it is registered with the log redaction).
+NEW_TOKEN_KEY = "new_api_token"
+
+
+def _tokens_page(request: HttpRequest, *, form=None, status=200) -> HttpResponse:
+    new_token = request.session.pop(NEW_TOKEN_KEY, None)
+    created = (ApiToken.objects.filter(pk=new_token["id"], user=request.user).first()
+               if new_token else None)
     response = render(request, "accounts/tokens.html", {
         "tokens": api_tokens_for_user(request.user), "form": form or ApiTokenCreateForm(),
-        "created": created, "plaintext": plaintext,
+        "created": created, "plaintext": new_token["plaintext"] if created else None,
         "openapi_url": request.build_absolute_uri(reverse("api_openapi")),
     }, status=status)
-    add_never_cache_headers(response)  # the one response that shows a new token's plaintext
+    add_never_cache_headers(response)  # it may show a new token's plaintext
     return response
 
 
@@ -73,13 +80,14 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def token_create(request: HttpRequest) -> HttpResponse:
+    """POST, then redirect: a reload of the page cannot create a second token."""
     form = ApiTokenCreateForm(request.POST)
     if not form.is_valid():
         return _tokens_page(request, form=form, status=400)
     token, plaintext = api_token_create(user=request.user, name=form.cleaned_data["name"],
                                         ip_address=client_ip(request))
-    # Rendered, not redirected: the plaintext must not pass through the session or a URL.
-    return _tokens_page(request, created=token, plaintext=plaintext, status=201)
+    request.session[NEW_TOKEN_KEY] = {"id": token.pk, "plaintext": plaintext}
+    return redirect("token_list")
 
 
 @require_POST

@@ -7,6 +7,12 @@ from datetime import date, datetime, time
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from accounts.console.audit_text import (
+    audit_action_label,
+    audit_field,
+    audit_sentence,
+    audit_value,
+)
 from accounts.models import AuditEvent, Membership, Team, User
 
 
@@ -36,25 +42,27 @@ def audit_events(filters: AuditFilters) -> QuerySet[AuditEvent]:
 
 
 def audit_changes(events) -> None:
-    """Attach `changes` to each event: (field, before, after) rows, the changed fields of an
-    update first-class, so the page reads "status: standby → active" instead of raw JSON."""
+    """Attach `sentence` (what happened, in words) and `changes` to each event: (field, before,
+    after) rows in readable names and values, the changed fields of an update only, so the
+    page reads "status: Standby → Active" instead of raw JSON."""
     for event in events:
         before, after = event.before or {}, event.after or {}
         fields = list(dict.fromkeys([*after, *before]))
+        event.sentence = audit_sentence(event)
         event.changes = [
-            (name, _show(before[name]) if name in before else "",
-             _show(after[name]) if name in after else "")
+            (audit_field(name, event.action),
+             audit_value(name, before[name]) if name in before else "",
+             audit_value(name, after[name]) if name in after else "")
             for name in fields
             if not (event.before is not None and before.get(name) == after.get(name))
+            and (before.get(name) not in (None, "") or after.get(name) not in (None, ""))
         ]
 
 
-def _show(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def audit_actions() -> list[str]:
-    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+def audit_actions() -> list[tuple[str, str]]:
+    """(code, label) of every action on record, for the filter."""
+    codes = AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()
+    return sorted(((code, audit_action_label(code)) for code in codes), key=lambda a: a[1])
 
 
 def audit_rows_for_csv(filters: AuditFilters, header: list[str]):

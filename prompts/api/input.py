@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,7 +18,7 @@ from accounts.access import parse_id
 from accounts.models import User
 from grokweb.refusals import Refusal
 from prompts.access import project_for_member
-from prompts.models import Project
+from prompts.models import GenerationJob, Project
 from prompts.pipeline.creation import JobSpec
 from prompts.workspace.images import ImageRejected
 from prompts.workspace.services.references import reference_create, reference_create_from_url
@@ -83,19 +84,31 @@ def _invalid(field: str, message) -> ApiInputError:
                          _("%(field)s: %(message)s") % {"field": field, "message": message})
 
 
-def _project(user: User, value) -> Project:
+def project_not_found(value) -> ApiInputError:
+    """A project the caller cannot see (missing, or another team's), named in the message."""
+    return ApiInputError(404, "not_found", _("No project “%(project)s” in your teams.")
+                         % {"project": str(value)[:200]})
+
+
+def api_project(user: User, value) -> Project:
+    """A project of the caller's teams by id or by name; 404 naming it otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "" or (
             isinstance(value, str) and "\x00" in value):
         raise _invalid("project", _("give the project's id or name."))
     if isinstance(value, int) or value.isdigit():
         project_id = parse_id(value)
         if project_id is None:
-            raise ApiInputError(404, "not_found", _("Not found."))
-        return project_for_member(user, project_id)
+            raise project_not_found(value)
+        try:
+            return project_for_member(user, project_id)
+        except Http404:
+            raise project_not_found(value) from None
     matches = list(Project.objects.filter(team__memberships__user=user, name=value)[:2])
-    if len(matches) != 1:
-        raise ApiInputError(404, "not_found", _("Not found.")) if not matches else _invalid(
-            "project", _("several of your teams have a project of this name; give its id."))
+    if not matches:
+        raise project_not_found(value)
+    if len(matches) > 1:
+        raise _invalid("project",
+                       _("several of your teams have a project of this name; give its id."))
     return matches[0]
 
 
@@ -169,7 +182,7 @@ def job_spec_from_payload(*, user: User, payload: dict) -> tuple[Project, JobSpe
     task_type = payload.get("task_type", "balanced")
     if not isinstance(task_type, str):
         raise _invalid("task_type", _("must be strict, balanced or creative."))
-    project = _project(user, payload["project"])
+    project = api_project(user, payload["project"])
     temperature = _temperature(payload.get("temperature"))
     max_tokens = _max_tokens(payload.get("max_tokens"))
     references = _images(user, project, payload.get("images"))
@@ -185,6 +198,26 @@ def _day(params, name: str, default: date) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise _invalid(name, _("use a date like 2025-01-31.")) from None
+
+
+def job_list_filters(user: User, params) -> dict:
+    """`GET /jobs` query: status, project (id or name), since (a local day), page."""
+    filters: dict = {"page": 1}
+    status = params.get("status", "")
+    if status:
+        if status not in GenerationJob.Status.values:
+            raise _invalid("status", _("must be one of: %(statuses)s.")
+                           % {"statuses": ", ".join(GenerationJob.Status.values)})
+        filters["status"] = status
+    if params.get("project", ""):
+        filters["project"] = api_project(user, params["project"])
+    if params.get("since", ""):
+        filters["since"] = _day(params, "since", timezone.localdate())
+    page = params.get("page", "1")
+    if not (page.isdigit() and 0 < len(page) <= 9 and int(page) >= 1):
+        raise _invalid("page", _("must be a whole number from 1."))
+    filters["page"] = int(page)
+    return filters
 
 
 def usage_period(params) -> tuple[date, date]:

@@ -1,12 +1,14 @@
 """The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json."""
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+JOB_STATUSES = ["queued", "running", "waiting", "succeeded", "failed", "rejected", "cancelled"]
 
 
 def _errors(*statuses: int) -> dict:
     descriptions = {
         400: "Malformed request or invalid field", 401: "Missing, unknown or revoked token",
-        404: "No such object in your teams", 413: "Request too large (body or input tokens)",
+        404: "No such object in your teams (a project's message names it), or no such page",
+        413: "Request too large (body or input tokens)",
         422: "Refused: budget used up, consent missing, blocked term, invalid image, archived "
              "project, an image link to a private address (image_private_address), an "
              "Idempotency-Key sent before with another body (idempotency_key_reused)",
@@ -65,8 +67,7 @@ SCHEMAS = {
         "type": "object", "required": ["id", "status", "attempts"],
         "properties": {
             "id": {"type": "integer"},
-            "status": {"type": "string", "enum": ["queued", "running", "waiting", "succeeded",
-                                                  "failed", "rejected", "cancelled"]},
+            "status": {"type": "string", "enum": JOB_STATUSES},
             "wait_reason": {"type": ["string", "null"]},
             "attempts": {"type": "integer"},
             "task_type": {"type": "string"},
@@ -79,6 +80,48 @@ SCHEMAS = {
             "error": {"type": ["object", "null"]},
             "record": {"type": ["object", "null"],
                        "description": "the prompt record when the job succeeded"},
+            "usage": {"$ref": "#/components/schemas/JobUsage"},
+        },
+    },
+    "JobSummary": {
+        "type": "object",
+        "required": ["id", "status", "attempts", "project", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": JOB_STATUSES},
+            "wait_reason": {"type": ["string", "null"]},
+            "attempts": {"type": "integer"},
+            "project": {"type": "object", "properties": {"id": {"type": "integer"},
+                                                         "name": {"type": "string"}}},
+            "batch": {"type": ["integer", "null"]},
+            "task_type": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "error": {"type": ["object", "null"]},
+        },
+    },
+    "JobList": {
+        "type": "object", "required": ["count", "page", "pages", "next", "previous", "results"],
+        "properties": {
+            "count": {"type": "integer", "description": "jobs matching, on all pages"},
+            "page": {"type": "integer"},
+            "pages": {"type": "integer"},
+            "next": {"type": ["string", "null"], "format": "uri"},
+            "previous": {"type": ["string", "null"], "format": "uri"},
+            "results": {"type": "array", "maxItems": 50,
+                        "items": {"$ref": "#/components/schemas/JobSummary"}},
+        },
+    },
+    "JobUsage": {
+        "type": "object",
+        "properties": {
+            "calls": {"type": "integer"},
+            "prompt_tokens": {"type": "integer"},
+            "completion_tokens": {"type": "integer"},
+            "cost_rmb": {"type": "string", "description": "exact decimal ¥ (6 places)"},
+            "cost_display": {"type": "string",
+                             "description": "¥ as pages show it: ¥0.0053, ¥12.40"},
+            "unpriced_calls": {"type": "integer"},
         },
     },
     "Usage": {
@@ -92,7 +135,10 @@ SCHEMAS = {
             "calls": {"type": "integer"},
             "prompt_tokens": {"type": "integer"},
             "completion_tokens": {"type": "integer"},
-            "cost_rmb": {"type": "string", "description": "decimal ¥ amount, priced calls only"},
+            "cost_rmb": {"type": "string",
+                         "description": "exact decimal ¥ (6 places), priced calls only"},
+            "cost_display": {"type": "string",
+                             "description": "¥ as pages show it: ¥0.0053, ¥12.40"},
             "unpriced_calls": {"type": "integer"},
             "unconfirmed_calls": {
                 "type": "integer",
@@ -119,17 +165,39 @@ def openapi_document(*, server_url: str) -> dict:
             "schemas": SCHEMAS,
         },
         "paths": {
-            "/jobs": {"post": {
-                "operationId": "createJob", "summary": "Queue one job",
-                "parameters": [IDEMPOTENCY_KEY],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/JobRequest"}}}},
-                "responses": {
-                    "202": _json("JobAccepted", "Queued"),
-                    "200": _json("JobAccepted", "The job this Idempotency-Key created before "
-                                                "(nothing new was queued or billed)"),
-                    **_errors(400, 401, 404, 413, 422, 429)},
-            }},
+            "/jobs": {
+                "get": {
+                    "operationId": "listJobs",
+                    "summary": "Your jobs, newest first, 50 a page",
+                    "parameters": [
+                        {"name": "status", "in": "query", "required": False,
+                         "schema": {"type": "string", "enum": JOB_STATUSES}},
+                        {"name": "project", "in": "query", "required": False,
+                         "description": "project id, or its name when unambiguous",
+                         "schema": {"type": "string"}},
+                        {"name": "since", "in": "query", "required": False,
+                         "description": "jobs created on this local day or later",
+                         "schema": {"type": "string", "format": "date"}},
+                        {"name": "page", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                    ],
+                    "responses": {"200": _json("JobList", "A page of jobs"),
+                                  **_errors(400, 401, 404, 429)},
+                },
+                "post": {
+                    "operationId": "createJob", "summary": "Queue one job",
+                    "parameters": [IDEMPOTENCY_KEY],
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/JobRequest"}}}},
+                    "responses": {
+                        "202": {**_json("JobAccepted", "Queued"), "headers": {"Location": {
+                            "description": "the job's URL (GET it for status and record)",
+                            "schema": {"type": "string", "format": "uri"}}}},
+                        "200": _json("JobAccepted", "The job this Idempotency-Key created "
+                                                    "before (nothing new was queued or billed)"),
+                        **_errors(400, 401, 404, 413, 422, 429)},
+                },
+            },
             "/jobs/{id}": {"get": {
                 "operationId": "getJob", "summary": "A job with its status, attempts and record",
                 "parameters": [{"name": "id", "in": "path", "required": True,

@@ -88,3 +88,83 @@ def check_token_limit(estimated: int) -> None:
     """Raise TokenLimitExceeded unless ``estimated`` is under INPUT_TOKEN_LIMIT."""
     if estimated >= INPUT_TOKEN_LIMIT:
         raise TokenLimitExceeded(estimated, INPUT_TOKEN_LIMIT)
+
+
+# Splitting a brief that is too long for one request --------------------------------------
+
+_SENTENCE_ENDS = frozenset(".!?")
+_CJK_SENTENCE_ENDS = frozenset("。！？；")
+
+
+def split_to_fit(text: str, *, max_tokens: int, max_chars: int) -> list[str]:
+    """Rows of at most `max_tokens` estimated tokens and `max_chars` characters: one per
+    paragraph; a paragraph too long is cut between sentences (as many per row as fit),
+    and a sentence too long between characters. One pass, no backtracking."""
+    rows: list[str] = []
+    for paragraph in _paragraphs(text):
+        if _fits(paragraph, max_tokens, max_chars):
+            rows.append(paragraph)
+            continue
+        row, row_tokens = "", 0
+        for piece in _pieces(paragraph, max_tokens, max_chars):
+            tokens = text_tokens(piece)
+            if row and (row_tokens + tokens > max_tokens or len(row) + len(piece) > max_chars):
+                rows.append(row.strip())
+                row, row_tokens = "", 0
+            row += piece
+            row_tokens += tokens  # a sum of parts never counts fewer tokens than the whole
+        if row.strip():
+            rows.append(row.strip())
+    return rows
+
+
+def _fits(text: str, max_tokens: int, max_chars: int) -> bool:
+    return len(text) <= max_chars and text_tokens(text) <= max_tokens
+
+
+def _paragraphs(text: str) -> list[str]:
+    paragraphs, current = [], []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current).strip())
+            current = []
+    if current:
+        paragraphs.append("\n".join(current).strip())
+    return paragraphs
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """Sentences with their trailing spaces: cut after 。！？； or after . ! ? and a space."""
+    sentences, start = [], 0
+    for index, char in enumerate(paragraph):
+        next_char = paragraph[index + 1] if index + 1 < len(paragraph) else " "
+        if char in _CJK_SENTENCE_ENDS or (char in _SENTENCE_ENDS and next_char.isspace()):
+            end = index + 1
+            while end < len(paragraph) and paragraph[end].isspace():
+                end += 1
+            sentences.append(paragraph[start:end])
+            start = end
+    if start < len(paragraph):
+        sentences.append(paragraph[start:])
+    return [sentence for sentence in sentences if sentence]
+
+
+def _pieces(paragraph: str, max_tokens: int, max_chars: int):
+    """The paragraph's sentences; a sentence too long for a row alone, cut into parts."""
+    for sentence in _sentences(paragraph):
+        if _fits(sentence, max_tokens, max_chars):
+            yield sentence
+            continue
+        part, cost = "", 0.0
+        for char in sentence:
+            char_cost = 1.0 if _CJK.match(char) else len(char.encode("utf-8")) / BYTES_PER_TOKEN
+            # One token of margin for the rounding up in text_tokens.
+            if part and (cost + char_cost > max_tokens - 1 or len(part) >= max_chars):
+                yield part
+                part, cost = "", 0.0
+            part += char
+            cost += char_cost
+        if part:
+            yield part

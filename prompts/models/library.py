@@ -14,6 +14,8 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="tag_unique_name")]
 
     def __str__(self) -> str:
@@ -26,6 +28,8 @@ class Favourite(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("favourite")
+        verbose_name_plural = _("favourites")
         constraints = [
             models.UniqueConstraint(fields=["user", "record"], name="favourite_unique"),
         ]
@@ -40,6 +44,8 @@ class Rating(models.Model):
     stars = models.PositiveSmallIntegerField()
 
     class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
         constraints = [
             models.UniqueConstraint(fields=["user", "record"], name="rating_unique"),
             models.CheckConstraint(
@@ -59,6 +65,8 @@ class Comment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
 
     def __str__(self) -> str:
         return self.body[:60]

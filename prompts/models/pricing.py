@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -21,6 +22,10 @@ class GatewayModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+# Written by seed_demo on its example price; shown translated (ModelPrice.shown_note).
+EXAMPLE_PRICE_NOTE = gettext_noop(
+    "EXAMPLE price for the demo - replace it with your gateway's price.")
 
 
 class ModelPrice(models.Model):
@@ -66,3 +71,8 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} from {self.effective_from:%Y-%m-%d}"
+
+    @property
+    def shown_note(self) -> str:
+        """The note; the demo's example-price note (seed_demo) in the reader's language."""
+        return gettext(EXAMPLE_PRICE_NOTE) if self.note == EXAMPLE_PRICE_NOTE else self.note

@@ -37,6 +37,8 @@ class ModerationHold(models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("moderation hold")
+        verbose_name_plural = _("moderation holds")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "team"],
@@ -61,6 +63,8 @@ class DispatchPause(models.Model):
     )
 
     class Meta:
+        verbose_name = _("dispatch pause")
+        verbose_name_plural = _("dispatch pauses")
         constraints = [
             models.UniqueConstraint(
                 fields=["reason"], condition=Q(cleared_at__isnull=True), name="pause_one_open"

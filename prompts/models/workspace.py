@@ -2,10 +2,14 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team, User
 from prompts.gateway.limits import IMAGE_MAX_BYTES
+
+# Written by seed_demo; shown translated (Project.shown_description).
+DEMO_PROJECT_DESCRIPTION = gettext_noop("Example project for trying GrokWeb.")
 
 
 class Project(models.Model):
@@ -33,6 +37,14 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_description(self) -> str:
+        """The description; the demo's own text (written by seed_demo) in the reader's
+        language."""
+        if self.description == DEMO_PROJECT_DESCRIPTION:
+            return gettext(DEMO_PROJECT_DESCRIPTION)
+        return self.description
 
 
 def reference_path(instance: "ReferenceImage", filename: str) -> str:

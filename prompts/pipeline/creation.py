@@ -41,6 +41,7 @@ from prompts.models import (
 from prompts.pipeline.dispatch import job_enqueue, jobs_enqueue
 from prompts.pipeline.moderation import blocked_term_in
 from prompts.usage.budgets import budget_exceeded
+from prompts.usage.money import yuan
 
 Status = GenerationJob.Status
 WaitReason = GenerationJob.WaitReason
@@ -231,7 +232,7 @@ def _check_budget(*, user: User, project: Project, gate: Gate) -> None:
         raise JobRefused(
             "budget_exceeded",
             _("The monthly budget of ¥%(limit)s is used up. Ask a manager to raise it; it "
-              "resets on the 1st.") % {"limit": budget.monthly_limit},
+              "resets on the 1st.") % {"limit": yuan(budget.monthly_limit)},
         )
 
 

@@ -9,7 +9,7 @@ from accounts.models import GatewayKey
 
 class GatewayKeyAddForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100,
-                           help_text=_("For example: primary-2025-06"))
+                           help_text=_("A name to tell keys apart, such as the month it was issued."))
     # A password field: never echoed back into the page, never part of a URL.
     secret = forms.CharField(label=_("API key"), strip=True, max_length=500,
                              widget=forms.PasswordInput(render_value=False,

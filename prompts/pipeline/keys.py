@@ -62,9 +62,11 @@ def gateway_key_add(
 
 
 def gateway_key_activate(
-    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None
+    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None,
+    verification: dict | None = None,
 ) -> GatewayKey:
-    """Make `key` the one every new attempt uses; the previous active key starts retiring."""
+    """Make `key` the one every new attempt uses; the previous active key starts retiring.
+    `verification` (the check that preceded it) is recorded with the activation."""
     now = timezone.now()
     with transaction.atomic():
         previous = list(
@@ -84,7 +86,7 @@ def gateway_key_activate(
         key.last_error = ""
         key.save(update_fields=["status", "activated_at", "last_error"])
         audit_record(actor=actor, action="gateway_key.activate", target=key, before=before,
-                     after=_key_snapshot(key), ip_address=ip_address)
+                     after=_key_snapshot(key) | (verification or {}), ip_address=ip_address)
     # Jobs parked for want of a key can go again.
     jobs_resume(reason="key")
     return key
@@ -166,9 +168,11 @@ def gateway_keys_sharing_secret(*, fingerprint: str, exclude_id: int | None = No
 
 
 def gateway_key_verify(
-    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None
+    *, key: GatewayKey, actor: User | None = None, ip_address: str | None = None,
+    audit: bool = True,
 ) -> tuple[bool, str]:
-    """Ask the gateway whether it accepts the key (GET /models). Records the result."""
+    """Ask the gateway whether it accepts the key (GET /models). Records the result, and
+    audits it unless the caller records it with what it does next (`audit=False`)."""
     now = timezone.now()
     secret = decrypt_secret(key.secret_encrypted)
     register_secret(secret)
@@ -186,10 +190,16 @@ def gateway_key_verify(
         GatewayKey.objects.filter(pk=key.pk).update(verified_at=now)
         key.verified_at = now
         ok, detail = True, ", ".join(models[:5]) or "ok"
+    if audit:
+        _verification_audit(key, ok, detail, actor=actor, ip_address=ip_address)
+    return ok, detail
+
+
+def _verification_audit(key: GatewayKey, ok: bool, detail: str, *, actor: User | None,
+                        ip_address: str | None) -> None:
     audit_record(actor=actor, action="gateway_key.verify", target=key,
                  after=_key_snapshot(key) | {"accepted": ok, "detail": detail[:200]},
                  ip_address=ip_address)
-    return ok, detail
 
 
 def _mark_refused(key: GatewayKey, *, error: str, now) -> None:
@@ -242,9 +252,13 @@ def gateway_key_rotate(
     active key starts retiring. Returns (activated, the gateway's answer)."""
     if key.status == GatewayKey.Status.REVOKED:
         return False, "revoked"
-    ok, detail = gateway_key_verify(key=key, actor=actor, ip_address=ip_address)
+    # One check, one audit entry: with the activation when it passes, alone when it fails.
+    ok, detail = gateway_key_verify(key=key, actor=actor, ip_address=ip_address, audit=False)
     if ok:
-        gateway_key_activate(key=key, actor=actor, ip_address=ip_address)
+        gateway_key_activate(key=key, actor=actor, ip_address=ip_address,
+                             verification={"accepted": True, "detail": detail[:200]})
+    else:
+        _verification_audit(key, ok, detail, actor=actor, ip_address=ip_address)
     return ok, detail
 
 

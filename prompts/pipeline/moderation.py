@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import audit_record
 from prompts.models import BlockedTerm, GatewayCall, GenerationJob, ModerationHold
 from prompts.pipeline.dispatch import jobs_resume
 
@@ -56,10 +57,18 @@ def breaker_check(*, user_id: int, team_id: int) -> bool:
     return True
 
 
-def hold_release(*, hold: ModerationHold, released_by: User) -> int:
-    """A manager releases the hold; the user's held jobs go back to the queue."""
-    ModerationHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
-        released_at=timezone.now(), released_by=released_by
-    )
-    return jobs_resume(reason=GenerationJob.WaitReason.MODERATION_HOLD,
-                       user_id=hold.user_id, team_id=hold.team_id)
+def hold_release(*, hold: ModerationHold, released_by: User,
+                 ip_address: str | None = None) -> int:
+    """A manager releases the hold (audited); the user's held jobs go back to the queue."""
+    with transaction.atomic():
+        released = ModerationHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
+            released_at=timezone.now(), released_by=released_by
+        )
+        if not released:
+            return 0  # someone released it a moment ago
+        resumed = jobs_resume(reason=GenerationJob.WaitReason.MODERATION_HOLD,
+                              user_id=hold.user_id, team_id=hold.team_id)
+        audit_record(actor=released_by, action="moderation_hold.release", target=hold,
+                     after={"user": hold.user.username, "team": hold.team.name,
+                            "resumed_jobs": resumed}, ip_address=ip_address)
+    return resumed

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from prompts.events import job_event_emit
 from prompts.gateway.client import GatewayResult
 from prompts.gateway.errors import UNREACHABLE, GatewayError, SpecParseError
+from prompts.gateway.kept_settings import kept_settings_apply, split_kept_settings
 from prompts.gateway.spec import enforce_house_style, parse_prompt_spec
 from prompts.models import DispatchPause, GatewayCall, GenerationJob, PromptRecord
 from prompts.pipeline.alerts import alert_site_admins
@@ -89,6 +90,9 @@ def after_answer(attempt: Attempt, result: GatewayResult) -> str:
         spec = parse_prompt_spec(result.message)
     except SpecParseError as error:
         return _unparseable(attempt, result, error.raw_text or result.content)
+    # What the brief asked to keep (a generator PNG's settings, say) wins over the answer;
+    # the team's house style, a rule, wins over both.
+    spec = kept_settings_apply(spec, split_kept_settings(attempt.job.brief)[1])
     spec = enforce_house_style(spec, attempt.job.house_rules)
     attempt.record(result, outcome="ok")
     job = attempt.job

@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
 from accounts.models import Budget
 from prompts.usage.budgets import MonthSpend, budgets_for, spent_in_month
-from prompts.usage.money import yuan
+from prompts.usage.money import percent_of, yuan
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class BudgetStatus:
 
     @property
     def percent(self) -> int:
-        return int((self.share * 100).to_integral_value(rounding=ROUND_DOWN))
+        """From the amounts as shown next to it (prompts.usage.money.percent_of)."""
+        return percent_of(self.spent, self.budget.monthly_limit)
 
     @property
     def bar_percent(self) -> int:

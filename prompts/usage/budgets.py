@@ -24,7 +24,7 @@ from accounts.services import audit_record
 from prompts.events import budget_event_emit
 from prompts.models import DailyUsage, GatewayCall
 from prompts.usage.ledger import LEDGER_PLACES
-from prompts.usage.money import yuan
+from prompts.usage.money import percent_of, yuan
 from prompts.usage.periods import local_midnight, month_start, next_month_start
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def _budget_warning_mail(budget: Budget, spent: Decimal) -> None:
     )
     values = {"team": budget.team.name, "user": budget.user.username if budget.user else "",
               "spent": yuan(spent), "limit": yuan(budget.monthly_limit),
-              "pct": int(spent * 100 / budget.monthly_limit) if budget.monthly_limit else 100}
+              "pct": percent_of(spent, budget.monthly_limit)}
     if budget.user is None:
         subject = _("GrokWeb: %(team)s has used %(pct)s%% of its monthly budget") % values
     else:

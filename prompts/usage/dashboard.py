@@ -3,7 +3,6 @@ a 30-day chart and their projects — read from the daily rollup."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP
 
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +12,6 @@ from prompts.models import DailyUsage
 from prompts.usage.budget_status import BudgetStatus, budget_statuses
 from prompts.usage.budgets import Unconfirmed, budgets_for, spent_in_month
 from prompts.usage.forecast import Forecast, budget_forecasts
-from prompts.usage.money import CENT
 from prompts.usage.periods import month_start
 from prompts.usage.reports import Usage, sums
 
@@ -107,8 +105,8 @@ def _chart(daily: list[Usage]) -> dict:
         "labels": [usage.key.strftime("%m-%d") for usage in daily],
         "input_tokens": [usage.prompt_tokens for usage in daily],
         "output_tokens": [usage.completion_tokens for usage in daily],
-        # Display values only: the chart draws ¥ to the cent.
-        "cost": [float(usage.cost.quantize(CENT, rounding=ROUND_HALF_UP)) for usage in daily],
+        # Exact (6 places); the chart labels them with the one display rule (static/js/money.js).
+        "cost": [float(usage.cost) for usage in daily],
         "names": {
             "input_tokens": str(_("Input tokens")),
             "output_tokens": str(_("Output tokens")),

@@ -19,6 +19,7 @@ from prompts.models import DailyUsage, GatewayCall, ModelPrice
 from prompts.usage.budget_status import BudgetStatus, budget_statuses
 from prompts.usage.budgets import Unconfirmed
 from prompts.usage.ledger import LEDGER_PLACES
+from prompts.usage.money import exact, shares, yuan
 from prompts.usage.periods import local_midnight, month_start, next_month_start
 
 MONEY_FIELDS = ("cost", "waste_cost")
@@ -35,12 +36,6 @@ GROUPINGS = {
 GROUP_LABELS = {
     "user": _("User"), "project": _("Project"), "model": _("Model"), "day": _("Day"),
 }
-
-
-def _percent(part: int, whole: int) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -81,6 +76,10 @@ class Usage:
         """Every call lacked a price: the ¥ figure would be a meaningless 0."""
         return self.calls > 0 and self.unpriced_calls == self.calls
 
+    def _rates(self) -> list[Decimal | None]:
+        # Every call is a success, a moderation rejection or a failure: the three add to 100%.
+        return shares([self.ok_calls, self.failed_calls, self.moderation_calls])
+
     @property
     def cost_per_accepted(self) -> Decimal | None:
         """¥ per record someone accepted (favourited, exported or rated 4+): everything spent,
@@ -91,15 +90,15 @@ class Usage:
 
     @property
     def success_rate(self) -> Decimal | None:
-        return _percent(self.ok_calls, self.calls)
+        return self._rates()[0]
 
     @property
     def failure_rate(self) -> Decimal | None:
-        return _percent(self.failed_calls, self.calls)
+        return self._rates()[1]
 
     @property
     def moderation_rate(self) -> Decimal | None:
-        return _percent(self.moderation_calls, self.calls)
+        return self._rates()[2]
 
 
 def sums(prefix: str = "", condition: Q | None = None) -> dict:
@@ -282,14 +281,16 @@ def _csv_values(usage: Usage) -> list:
     for name, _header in CSV_COLUMNS:
         value = getattr(usage, name)
         if name in MONEY_FIELDS:
-            value = "" if usage.all_unpriced else value
-        values.append("" if value is None else value)
+            value = "" if usage.all_unpriced else exact(value)
+        elif name == "cost_per_accepted":
+            value = "" if value is None else exact(value)
+        values.append(value)
     return values
 
 
 def _unconfirmed_csv(label: str, unconfirmed: Unconfirmed, lead: int) -> list:
     """The row after the total: unconfirmed calls, in no total above, at most this much."""
-    values = {"calls": unconfirmed.calls, "cost": unconfirmed.at_most,
+    values = {"calls": unconfirmed.calls, "cost": exact(unconfirmed.at_most),
               "unpriced_calls": unconfirmed.unpriced}
     return [label] + [""] * lead + [values.get(name, "") for name, _header in CSV_COLUMNS]
 
@@ -351,10 +352,11 @@ def usage_for_user(*, user: User, since: date, until: date) -> dict:
         "calls": totals["calls"] or 0,
         "prompt_tokens": totals["prompt_tokens"] or 0,
         "completion_tokens": totals["completion_tokens"] or 0,
-        "cost_rmb": str((totals["cost"] or Decimal(0)).quantize(Decimal("0.000001"))),
+        "cost_rmb": exact(totals["cost"]),
+        "cost_display": f"¥{yuan(totals['cost'])}",
         "unpriced_calls": totals["unpriced_calls"] or 0,
         # Calls whose answer was lost with their worker, not in the figures above until
         # reconciliation settles them: at most this much.
         "unconfirmed_calls": unconfirmed.calls,
-        "unconfirmed_at_most_rmb": str(unconfirmed.at_most),
+        "unconfirmed_at_most_rmb": exact(unconfirmed.at_most),
     }

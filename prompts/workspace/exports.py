@@ -12,6 +12,8 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from grokweb.csvexport import csv_bytes
 from prompts.models import PromptRecord
 from prompts.workspace.formats import pngcard
@@ -66,7 +68,7 @@ def _record_row(record: PromptRecord) -> dict:
         "id": record.pk,
         "project": record.project.name,
         "author": record.author.get_username(),
-        "created_at": record.created_at.isoformat(),
+        "created_at": _local_time(record),
         "brief": record.job.brief,
         "positive_prompt": record.positive_prompt,
         "negative_prompt": record.negative_prompt,
@@ -77,10 +79,16 @@ def _record_row(record: PromptRecord) -> dict:
         "sampler": record.sampler,
         "style": record.style,
         "seed": record.seed,
-        "needs_review": record.needs_review,
+        # What spreadsheets and other tools read as a boolean, not Python's "False".
+        "needs_review": "true" if record.needs_review else "false",
         "tags": ";".join(tag.name for tag in record.tags.all()),
         **{key: features.get(key, "") for key in VISUAL_FEATURE_COLUMNS},
     }
+
+
+def _local_time(record: PromptRecord) -> str:
+    """In the site's time zone with its offset (2026-11-20T10:00:00+08:00), as pages show it."""
+    return timezone.localtime(record.created_at).isoformat(timespec="seconds")
 
 
 def records_csv(records: Iterable[PromptRecord]) -> bytes:
@@ -94,7 +102,7 @@ def records_jsonl(records: Iterable[PromptRecord]) -> bytes:
         row = record_as_dict(record)
         row.update(
             project=record.project.name, author=record.author.get_username(),
-            created_at=record.created_at.isoformat(), brief=record.job.brief,
+            created_at=_local_time(record), brief=record.job.brief,
             job_id=record.job_id, tags=[tag.name for tag in record.tags.all()],
         )
         lines.append(json.dumps(row, ensure_ascii=False))

@@ -10,7 +10,24 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from prompts.gateway.kept_settings import (
+    NEGATIVE_MAX_CHARS,
+    SAMPLER_MAX_CHARS,
+    SEED_MAX,
+    KeptSettings,
+    brief_with_kept_settings,
+    kept_settings_clean,
+    split_kept_settings,
+)
 from prompts.gateway.limits import DEFAULT_MAX_TOKENS, TASK_PRESETS
+from prompts.gateway.spec import (
+    CFG_MAX,
+    CFG_MIN,
+    DIMENSION_MAX,
+    DIMENSION_MIN,
+    STEPS_MAX,
+    STEPS_MIN,
+)
 from prompts.models import GenerationJob, HouseStyle, PromptRecord, ReferenceImage, TaskType
 from prompts.pipeline.creation import JobSpec
 from prompts.workspace.selectors.jobs import JobFilters
@@ -50,8 +67,12 @@ class MultipleImageField(forms.FileField):
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else [data]
-        return [super(MultipleImageField, self).clean(item, initial) for item in files]
+        """The chosen files, good or bad: each is checked on its own by the reference
+        service, so one empty or broken file does not turn the others away."""
+        files = [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
+        if not files:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return files
 
 
 class _ConsentFields(forms.Form):
@@ -119,6 +140,27 @@ class GenerateForm(_SubmittedOnce):
                                     max_value=32768)
     style = forms.ModelChoiceField(label=_("House style"), queryset=HouseStyle.objects.none(),
                                    required=False, empty_label=_("No house style"))
+    # "Keep these settings": what the model is asked to keep and the record will hold
+    # (prompts.gateway.kept_settings), e.g. from a generator's PNG. All optional.
+    keep_negative_prompt = forms.CharField(
+        label=_("Negative prompt"), required=False, max_length=NEGATIVE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}))
+    keep_steps = forms.IntegerField(label=_("Steps"), required=False, min_value=STEPS_MIN,
+                                    max_value=STEPS_MAX)
+    keep_sampler = forms.CharField(label=_("Sampler"), required=False,
+                                   max_length=SAMPLER_MAX_CHARS)
+    keep_cfg_scale = forms.DecimalField(label=_("CFG scale"), required=False,
+                                        min_value=Decimal(str(CFG_MIN)),
+                                        max_value=Decimal(str(CFG_MAX)), decimal_places=1,
+                                        widget=forms.NumberInput(attrs={"step": "0.5"}))
+    keep_seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0,
+                                   max_value=SEED_MAX)
+    keep_width = forms.IntegerField(label=_("Width"), required=False, min_value=DIMENSION_MIN,
+                                    max_value=DIMENSION_MAX)
+    keep_height = forms.IntegerField(label=_("Height"), required=False,
+                                     min_value=DIMENSION_MIN, max_value=DIMENSION_MAX)
+    KEEP_FIELDS = ("keep_negative_prompt", "keep_steps", "keep_sampler", "keep_cfg_scale",
+                   "keep_seed", "keep_width", "keep_height")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -128,11 +170,43 @@ class GenerateForm(_SubmittedOnce):
         self.fields["style"].queryset = team_styles(project.team_id)
         self.fields["style"].initial = self.initial.get("style", project.default_style_id)
 
+    @classmethod
+    def initial_from_brief(cls, brief: str) -> dict:
+        """A stored brief back into the form: its own text, and its kept settings in the
+        "Keep these settings" fields."""
+        text, kept = split_kept_settings(brief)
+        initial = {"brief": text}
+        for name in ("negative_prompt", "steps", "sampler", "cfg_scale", "seed", "width",
+                     "height"):
+            value = getattr(kept, name)
+            if value not in (None, ""):
+                initial[f"keep_{name}"] = value
+        return initial
+
+    @property
+    def keeps_settings(self) -> bool:
+        return any(self[name].value() not in (None, "") for name in self.KEEP_FIELDS)
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("keep_width")) != bool(data.get("keep_height")):
+            self.add_error("keep_width", _("Give both width and height, or neither."))
+        return data
+
+    def kept_settings(self) -> KeptSettings:
+        data = self.cleaned_data
+        return kept_settings_clean(**{
+            name: data.get(f"keep_{name}") for name in (
+                "negative_prompt", "steps", "sampler", "cfg_scale", "seed", "width", "height")})
+
     def job_spec(self) -> JobSpec:
+        """The job asked for; after a failed is_valid() (the live estimate), what there is."""
         data = self.cleaned_data
         return JobSpec(
-            brief=data["brief"], task_type=data["task_type"], temperature=data["temperature"],
-            max_tokens=data["max_tokens"], references=list(data["references"]),
+            brief=brief_with_kept_settings(data.get("brief", ""), self.kept_settings()),
+            task_type=data.get("task_type") or TaskType.BALANCED,
+            temperature=data.get("temperature"), max_tokens=data.get("max_tokens"),
+            references=list(data.get("references") or []),
             style_version=style_version_of(data.get("style")), use_project_style=False,
         )
 
@@ -252,7 +326,6 @@ class BatchForm(_SubmittedOnce):
     references = forms.ModelMultipleChoiceField(
         label=_("References for every brief"), queryset=ReferenceImage.objects.none(),
         required=False, widget=forms.CheckboxSelectMultiple,
-        help_text=_("In a CSV, a row's own references column replaces these."),
     )
 
     def __init__(self, *args, project, **kwargs):
@@ -266,6 +339,11 @@ class BatchForm(_SubmittedOnce):
         data = super().clean()
         if self.errors:
             return data
+        if data.get("csv_file") and data.get("text", "").strip():
+            raise forms.ValidationError(_(
+                "You pasted briefs and chose a CSV file: a batch is made from one of them. "
+                "Empty the briefs box to use the CSV file, or clear the file to use the "
+                "pasted briefs."), code="two_sources")
         if data.get("csv_file"):
             specs, rows, errors = self._from_csv(data["csv_file"], data)
         elif data.get("text", "").strip():

@@ -80,6 +80,8 @@ def prepare_reference(data: bytes, *, max_bytes: int) -> PreparedImage:
                 limit_mb=f"{max_bytes / 2**20:.3g}",
             ),
         )
+    if not data:
+        raise ImageRejected("empty", _("This file is empty."))
     original_format = _verify(data)
     try:
         with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as image:

@@ -68,6 +68,8 @@ urlpatterns = [
          name="record_export"),
     path("batches/", batches.batch_list, name="batch_list"),
     path("projects/<int:project_id>/batches/new/", batches.batch_new, name="batch_new"),
+    path("projects/<int:project_id>/batches/new/estimate/", batches.batch_estimate,
+         name="batch_estimate"),
     path("batches/<int:batch_id>/", batches.batch_detail, name="batch_detail"),
     path("batches/<int:batch_id>/progress/", batches.batch_progress_view,
          name="batch_progress"),

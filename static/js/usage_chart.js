@@ -1,9 +1,12 @@
-// The dashboard's daily chart: tokens (bars) and ¥ (line). Data comes from json_script.
+// The dashboard's daily chart: tokens (bars) and ¥ (line). Data comes from json_script;
+// ¥ is exact and labelled with the one display rule (money.js).
 document.addEventListener("DOMContentLoaded", () => {
   const canvas = document.getElementById("usage-chart");
   const source = document.getElementById("usage-chart-data");
   if (!canvas || !source || typeof Chart === "undefined") return;
   const data = JSON.parse(source.textContent);
+  const yuan = (value) => "¥" + window.GrokWeb.formatYuan(value);
+  const count = (value) => Number(value).toLocaleString("en-US");
   new Chart(canvas, {
     data: {
       labels: data.labels,
@@ -21,11 +24,21 @@ document.addEventListener("DOMContentLoaded", () => {
       maintainAspectRatio: false,
       animation: false,
       interaction: { mode: "index", intersect: false },
+      plugins: {
+        tooltip: {
+          callbacks: {
+            label: (item) => item.dataset.label + ": " +
+              (item.dataset.yAxisID === "cost" ? yuan(item.parsed.y) : count(item.parsed.y)),
+          },
+        },
+      },
       scales: {
         tokens: { type: "linear", position: "left", stacked: true, beginAtZero: true,
+                  ticks: { callback: count },
                   title: { display: true, text: data.names.tokens } },
         cost: { type: "linear", position: "right", beginAtZero: true,
                 grid: { drawOnChartArea: false },
+                ticks: { callback: yuan },
                 title: { display: true, text: data.names.cost } },
         x: { stacked: true },
       },

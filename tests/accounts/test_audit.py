@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -137,3 +138,47 @@ def test_it_exports_the_filtered_audit_log_as_csv(admin_client, admin_user, crew
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:3] == ["time", "actor", "action"]
     assert sorted(row[2] for row in rows[1:]) == ["gateway_key.add", "team.create"]
+
+
+def test_it_tells_each_event_as_a_sentence_with_readable_fields(admin_client, admin_user, crew):
+    audit_record(actor=admin_user, action="gateway_key.activate",
+                 before={"name": "primary-2026-12", "status": "standby"},
+                 after={"name": "primary-2026-12", "status": "active"})
+    audit_record(actor=crew.manager, action="budget.set", before=None,
+                 after={"team": "Pixel Foundry", "user": None, "monthly_limit": "500.00",
+                        "warn_at": "0.80"})
+    audit_record(actor=None, action="auth.login_failed", after={"username": "ghost"})
+    body = _rows(admin_client)
+    assert "ada activated gateway key primary-2026-12" in body
+    assert "status:</span> <span class=\"mono\">Standby</span> → <span class=\"mono\">Active" in body
+    assert "mia set the monthly budget of the whole team Pixel Foundry" in body
+    assert "monthly limit:</span> <span class=\"mono\">¥500.00" in body
+    assert "warn at:</span> <span class=\"mono\">80%" in body
+    assert "A sign-in as ghost failed" in body
+    visible = re.sub(r' data-action="[^"]*"', "", body)
+    for code in ("gateway_key.activate", "budget.set", "user: null", ">None<", "monthly_limit"):
+        assert code not in visible
+    zh = admin_client.get(reverse("console_audit"), HTTP_HX_REQUEST="true",
+                          HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "ada 启用了网关密钥 primary-2026-12" in zh
+    assert "状态：</span>" in zh
+
+
+def test_it_logs_one_verification_once(admin_client, simulator):
+    admin_client.post(reverse("console_key_add"), {"name": "primary-2026-12", "secret": SIM_KEY})
+    key = GatewayKey.objects.get()
+    admin_client.post(reverse("console_key_activate", args=[key.id]))
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    # Adding checks the key once; activating checks it again, recorded with the activation.
+    assert actions == ["gateway_key.add", "gateway_key.verify", "gateway_key.activate"]
+    activation = AuditEvent.objects.get(action="gateway_key.activate")
+    assert activation.after["accepted"] is True
+    body = _rows(admin_client)
+    assert body.count("verified gateway key primary-2026-12") == 1
+
+
+def test_it_lists_actions_by_name_in_the_filter(admin_client, admin_user, crew):
+    _events(admin_user, crew)
+    page = admin_client.get(reverse("console_audit")).content.decode()
+    assert '<option value="gateway_key.add">Gateway key added</option>' in page
+    assert '<option value="membership.set">Role set</option>' in page

@@ -7,9 +7,10 @@ from PIL import Image
 
 from accounts.models import Budget
 from prompts.models import GenerationJob, ReferenceImage
+from prompts.usage.money import yuan
 from prompts.workspace.services import references
 from tests.conftest import drain
-from tests.factories import ProjectFactory
+from tests.factories import JobFactory, ProjectFactory
 
 
 def _png_data_url() -> str:
@@ -185,3 +186,76 @@ def test_it_needs_no_csrf_token(member_token, project):
                            content_type="application/json",
                            HTTP_AUTHORIZATION=f"Bearer {member_token}")
     assert response.status_code == 202
+
+
+def test_it_answers_a_new_job_with_its_location(api, member_token, project):
+    response = api("post", "jobs", member_token, json={"project": project.id, "brief": "A fox"})
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    assert response["Location"] == f"/api/v1/jobs/{job_id}"
+    assert api("get", response["Location"].removeprefix("/api/v1/"), member_token).json()[
+        "id"] == job_id
+
+
+def test_it_names_the_project_it_cannot_find(api, member_token, outsider_token, project):
+    for value in ("Winter Campaign", 987654):
+        response = api("post", "jobs", member_token, json={"project": value, "brief": "A fox"})
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "code": "not_found", "message": f"No project “{value}” in your teams."}
+    # Another team's project reads the same as a missing one.
+    response = api("post", "jobs", outsider_token, json={"project": project.id, "brief": "x"})
+    assert response.json()["error"]["message"] == f"No project “{project.id}” in your teams."
+    response = api("get", "jobs?project=Winter%20Campaign", member_token)
+    assert response.status_code == 404 and "Winter Campaign" in response.json()["error"]["message"]
+
+
+def test_it_lists_the_callers_jobs_newest_first_in_pages(api, member_token, project, crew,
+                                                          settings):
+    other = ProjectFactory(team=crew.team, name="Autumn")
+    older = JobFactory(project=project, created_by=crew.member, status="succeeded")
+    JobFactory(project=project, created_by=crew.manager)  # a teammate's: not listed
+    newer = [JobFactory(project=other, created_by=crew.member, status="failed",
+                        error_code="invalid", error_message="bad request") for _ in range(2)]
+    body = api("get", "jobs", member_token).json()
+    assert body["count"] == 3 and body["page"] == 1 and body["pages"] == 1
+    assert [job["id"] for job in body["results"]] == [newer[1].id, newer[0].id, older.id]
+    assert body["results"][0]["project"] == {"id": other.id, "name": "Autumn"}
+    assert body["results"][0]["error"] == {"code": "invalid", "message": "bad request"}
+    assert body["next"] is None and body["previous"] is None
+
+    assert [j["id"] for j in api("get", "jobs?status=succeeded", member_token).json()[
+        "results"]] == [older.id]
+    assert {j["id"] for j in api("get", "jobs?project=Autumn", member_token).json()[
+        "results"]} == {job.id for job in newer}
+    assert api("get", "jobs?since=2999-01-01", member_token).json()["count"] == 0
+
+
+def test_it_pages_the_job_list_and_refuses_bad_filters(api, member_token, project, crew,
+                                                        monkeypatch):
+    monkeypatch.setattr("prompts.api.views.JOBS_PER_PAGE", 2)
+    jobs = [JobFactory(project=project, created_by=crew.member) for _ in range(5)]
+    first = api("get", "jobs?status=queued", member_token).json()
+    assert first["pages"] == 3 and len(first["results"]) == 2
+    assert first["next"] == "http://testserver/api/v1/jobs?status=queued&page=2"
+    last = api("get", "jobs?status=queued&page=3", member_token).json()
+    assert [job["id"] for job in last["results"]] == [jobs[0].id]
+    assert last["previous"].endswith("page=2") and last["next"] is None
+    assert api("get", "jobs?page=4", member_token).status_code == 404
+    for query, field in (("status=done", "status"), ("page=0", "page"), ("page=x", "page"),
+                         ("since=yesterday", "since")):
+        response = api("get", f"jobs?{query}", member_token)
+        assert response.status_code == 400, query
+        assert response.json()["error"]["message"].startswith(f"{field}:")
+
+
+def test_it_reports_a_jobs_tokens_and_cost_exactly_and_as_shown(api, member_token, project,
+                                                                 gateway, price):
+    job_id = api("post", "jobs", member_token,
+                 json={"project": project.id, "brief": "A lighthouse at dusk"}).json()["id"]
+    assert drain(job_id) == "succeeded"
+    usage = api("get", f"jobs/{job_id}", member_token).json()["usage"]
+    assert usage["calls"] == 1 and usage["prompt_tokens"] > 0
+    cost = (Decimal(usage["prompt_tokens"]) * 2 + Decimal(usage["completion_tokens"]) * 8) / 10**6
+    assert usage["cost_rmb"] == f"{cost:.6f}"
+    assert usage["cost_display"] == f"¥{yuan(cost)}"

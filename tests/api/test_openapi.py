@@ -43,6 +43,12 @@ def test_it_serves_a_valid_openapi_document_listing_every_endpoint(db):
     _resolve_refs(document, document)
     routes = {"/" + re.sub(r"<int:\w+>", "{id}", str(p.pattern)) for p in urlpatterns}
     assert routes == set(document["paths"])
-    assert set(document["paths"]["/jobs"]) == {"post"}
-    post_errors = set(document["paths"]["/jobs"]["post"]["responses"])
-    assert {"202", "400", "401", "404", "413", "422", "429"} <= post_errors
+    assert set(document["paths"]["/jobs"]) == {"get", "post"}
+    post = document["paths"]["/jobs"]["post"]
+    assert {"202", "400", "401", "404", "413", "422", "429"} <= set(post["responses"])
+    assert "Location" in post["responses"]["202"]["headers"]
+    listing = document["paths"]["/jobs"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"status", "project", "since", "page"}
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/JobList"}
+    assert "cost_display" in document["components"]["schemas"]["Usage"]["properties"]

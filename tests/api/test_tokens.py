@@ -6,8 +6,10 @@ from accounts.models import ApiToken
 
 
 def test_it_shows_a_new_token_once_and_stores_only_its_hmac(member_client, crew):
-    response = member_client.post(reverse("token_create"), {"name": "nightly batch"})
-    assert response.status_code == 201
+    created = member_client.post(reverse("token_create"), {"name": "nightly batch"})
+    # POST, then redirect: a reload cannot make a second token, and the URL holds no secret.
+    assert created.status_code == 302 and created["Location"] == reverse("token_list")
+    response = member_client.get(created["Location"])
     assert "no-store" in response["Cache-Control"]
     body = response.content.decode()
     token = ApiToken.objects.get()
@@ -25,7 +27,8 @@ def test_it_shows_a_new_token_once_and_stores_only_its_hmac(member_client, crew)
 def test_it_records_the_last_use_and_stops_a_revoked_token(member_client, crew, api):
     member_client.post(reverse("token_create"), {"name": "ci"})
     token = ApiToken.objects.get()
-    page = member_client.post(reverse("token_create"), {"name": "second"}).content.decode()
+    page = member_client.post(reverse("token_create"), {"name": "second"},
+                              follow=True).content.decode()
     plaintext = page.split('id="token-plaintext">')[1].split("<")[0]
     assert api("get", "usage", plaintext).status_code == 200
     second = ApiToken.objects.get(name="second")

@@ -4,6 +4,8 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
+from django.test import Client
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -64,3 +66,26 @@ def login(page):
         return page
 
     return do_login
+
+
+@pytest.fixture
+def as_user(browser, live_server):
+    """A page signed in as `user` (the session Django's test client makes), English."""
+    contexts = []
+
+    def open_page(user, *, width=1366):
+        context = browser.new_context(base_url=live_server.url, locale="en-US",
+                                      viewport={"width": width, "height": 900},
+                                      accept_downloads=True)
+        client = Client()
+        client.force_login(user)
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": live_server.url,
+                              "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

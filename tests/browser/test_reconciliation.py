@@ -51,5 +51,5 @@ def test_it_reconciles_an_uploaded_log_and_shows_what_differs(page, login, crew,
     login("mia", PASSWORD)
     page.goto(f"/usage/reconciliation/?team={crew.team.pk}")
     expect(page.locator("#reconciliation-runs tbody tr")).to_have_count(1)
-    expect(page.locator("#reconciliation-runs tbody")).to_contain_text("0.01")
+    expect(page.locator("#reconciliation-runs tbody")).to_contain_text("0.012")
     expect(page.locator("#reconciliation-runs")).not_to_contain_text("0.015200")

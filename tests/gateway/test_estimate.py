@@ -9,6 +9,8 @@ from prompts.gateway.estimate import (
     check_token_limit,
     estimate_input_tokens,
     image_tokens,
+    split_to_fit,
+    text_tokens,
 )
 from prompts.gateway.limits import INPUT_TOKEN_LIMIT
 
@@ -52,3 +54,18 @@ def test_it_refuses_input_at_or_over_the_200k_guard():
     assert caught.value.estimated == huge and caught.value.limit == 200_000
     with pytest.raises(TokenLimitExceeded):
         check_token_limit(200_000)
+
+
+def test_it_splits_a_brief_by_paragraph_then_sentence_into_rows_that_fit():
+    text = ("Short one.\n\n" + "A long sentence here. " * 10 + "\n\n"
+            + "长句子。" * 30 + "\n\n" + "x" * 100)
+    rows = split_to_fit(text, max_tokens=25, max_chars=80)
+    assert rows[0] == "Short one."
+    assert all(text_tokens(row) <= 25 and len(row) <= 80 for row in rows)
+    assert all(row.endswith((".", "。")) for row in rows[1:-2])  # cut between sentences
+    assert "".join(rows).replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+def test_it_keeps_a_paragraph_that_fits_whole():
+    assert split_to_fit("One.\nTwo lines.\n\nThree.", max_tokens=100, max_chars=100) == [
+        "One.\nTwo lines.", "Three."]

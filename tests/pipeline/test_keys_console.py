@@ -157,3 +157,33 @@ def test_it_renders_the_console_for_a_chinese_browser(admin_client, active_key):
     response = admin_client.get(reverse("console"), HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert response.status_code == 200
     assert 'lang="zh-hans"' in response.content.decode()
+
+
+def test_it_offers_no_primary_activate_button_for_a_key_the_gateway_refused(admin_client,
+                                                                          simulator):
+    admin_client.post(reverse("console_key_add"), {"name": "backup-2026-12-wrong",
+                                                   "secret": "not-a-key-the-gateway-knows"})
+    admin_client.post(reverse("console_key_add"), {"name": "backup-2026-12",
+                                                   "secret": SIM_STANDBY_KEY})
+    refused = GatewayKey.objects.get(name="backup-2026-12-wrong")
+    accepted = GatewayKey.objects.get(name="backup-2026-12")
+    table = admin_client.get(reverse("console_keys")).content.decode()
+
+    def row(key) -> str:
+        return table.split(f'id="key-{key.id}"')[1].split("</tr>")[0]
+
+    assert 'class="small primary">Activate' in row(accepted)
+    assert 'class="small primary">Activate' not in row(refused)
+    assert "Failing" in row(refused)  # a refused key fails at once (verification marks it)
+    # A standby key whose last check was refused (before that rule, or refused while it
+    # was in reserve) says so, and its Activate button does not invite a click.
+    GatewayKey.objects.filter(pk=accepted.pk).update(last_error="auth (401): no such key",
+                                                     last_error_at=timezone.now())
+    table = admin_client.get(reverse("console_keys")).content.decode()
+    assert 'class="small primary">Activate' not in row(accepted)
+    assert "failed verification" in row(accepted)
+    # The stored error's code part in words; the gateway's own words after it.
+    assert "Key refused (401): " in row(refused) and "auth (401" not in row(refused)
+    # Names, fingerprints and dates stay whole instead of wrapping mid-word.
+    assert '<td class="key-name nowrap">backup-2026-12-wrong</td>' in row(refused)
+    assert row(refused).count('class="nowrap"') >= 2

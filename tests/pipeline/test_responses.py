@@ -1,5 +1,6 @@
 """One test per row of DESIGN.md's response table, over real HTTP against the simulator."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from email.utils import format_datetime
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from accounts.models import GatewayKey
 from prompts.models import DispatchPause, GatewayCall
+from prompts.pipeline import run
+from prompts.pipeline.creation import JobSpec, job_create
 from prompts.pipeline.run import job_run
 from tests.conftest import drain
 from tests.pipeline.conftest import reload
@@ -199,3 +202,18 @@ def test_it_keeps_the_raw_text_for_review_when_the_repair_fails_too(gateway, mak
     assert job.record.needs_review
     assert job.record.raw_text == "still no json, sorry"
     assert [c.outcome for c in calls(job)] == ["parse", "parse"]
+
+
+def test_it_makes_the_record_keep_the_settings_the_brief_asks_for(gateway, crew, project):
+    brief = ("Paper lanterns over a koi pond\n\nKeep these settings:\n"
+             "- Negative prompt: smudged, watermark\n- Steps: 24\n- Sampler: Euler a\n"
+             "- CFG scale: 6.5\n- Seed: 90210\n- Size: 832x1216")
+    job = job_create(user=crew.member, project=project, spec=JobSpec(brief=brief))
+    assert drain(job.id) == "succeeded"
+    record = reload(job).record
+    assert (record.negative_prompt, record.steps, record.sampler, record.cfg_scale,
+            record.seed, record.width, record.height) == (
+        "smudged, watermark", 24, "Euler a", Decimal("6.5"), 90210, 832, 1216)
+    # The model was asked, in the brief it was sent: the record holds them whatever it said.
+    payload = json.dumps(run._payload(reload(job), has_references=False))
+    assert "Keep these settings:\\n- Negative prompt: smudged, watermark" in payload

@@ -41,26 +41,28 @@ def test_it_rounds_half_up_only_when_displaying():
     assert yuan(Decimal("2.344999")) == "2.34"
     assert yuan(Decimal("1234567.891")) == "1,234,567.89"
     assert yuan(None) == "0.00"
-    assert yuan(Decimal("0.000402")) == "<0.01"  # charged, but less than a fen
+    assert yuan(Decimal("0.000402")) == "0.0004"  # under ¥1: up to 4 places
+    assert yuan(Decimal("0.000049")) == "<0.0001"  # charged, but less than ¥0.0001
 
 
 def test_it_sums_exact_costs_and_rounds_the_total_once(crew, project, price, charge,
                                                        manager_client):
-    # Three people each spend ¥0.004: shown per row as ¥0.00, but the team spent ¥0.012,
-    # which shows as ¥0.01; rounding each row first would have lost it.
+    # Three people each spend ¥0.00402: shown per row as ¥0.004, but the team spent
+    # ¥0.01206, which shows as ¥0.0121; rounding each row first would give ¥0.012.
     people = [crew.member, crew.manager, UserFactory(username="mei")]
     MembershipFactory(user=people[2], team=crew.team)
     for person in people:
-        charge(user=person, project=project, at=local(2026, 3, 10), prompt=2000, completion=0)
+        charge(user=person, project=project, at=local(2026, 3, 10), prompt=2010, completion=0)
 
     report = usage_report(team=crew.team, since=local(2026, 3, 1).date(),
                           until=local(2026, 3, 31).date(), group_by="user")
-    assert [row.cost for row in report.rows] == [Decimal("0.004")] * 3
-    assert report.total.cost == Decimal("0.012000")
+    assert [row.cost for row in report.rows] == [Decimal("0.00402")] * 3
+    assert report.total.cost == Decimal("0.012060")
 
     page = manager_client.get(reverse("usage_report"), {
         "team": crew.team.pk, "since": "2026-03-01", "until": "2026-03-31", "group_by": "user"})
     html = page.content.decode()
-    assert html.count("¥0.00") >= 3
+    tbody = html[html.index("<tbody>"):html.index("</tbody>")]
+    assert tbody.count("¥0.004<") == 3
     tfoot = html[html.index("<tfoot>"):html.index("</tfoot>")]
-    assert "¥0.01" in tfoot
+    assert "¥0.0121" in tfoot

@@ -32,7 +32,8 @@ def test_it_sums_today_the_last_7_days_and_the_month_by_local_day(crew, project,
         ("Autumn", 2), ("Spring Campaign", 1)]
     assert len(dashboard.daily) == 30 and dashboard.daily[-1].key == date(2026, 3, 15)
     assert dashboard.chart["input_tokens"][-1] == 1000
-    assert dashboard.chart["cost"][-1] == 0.01  # the chart draws to the cent
+    # Exact, not rounded to the cent: the chart labels ¥ with the one display rule.
+    assert dashboard.chart["cost"][-1] == 0.006
 
 
 def test_it_shows_success_failure_and_moderation_rates_and_the_waste(crew, project, price,
@@ -50,6 +51,17 @@ def test_it_shows_success_failure_and_moderation_rates_and_the_waste(crew, proje
     html = page.content.decode()
     assert "50.0%" in html and "25.0%" in html
     assert "Waste (¥)" in html
+
+
+def test_it_shows_rates_that_add_up_to_exactly_100(crew, project, price, charge, member_client):
+    # 4 successes, 1 failure, 1 rejection: rounded one by one, 66.7 + 16.7 + 16.7 = 100.1%.
+    for outcome in ("ok", "ok", "ok", "ok", "transient", "moderation"):
+        charge(user=crew.member, project=project, prompt=1000, completion=0, outcome=outcome)
+    page = member_client.get(reverse("home"))
+    today = page.context["dashboard"].periods[0].usage
+    rates = (today.success_rate, today.failure_rate, today.moderation_rate)
+    assert sum(rates) == Decimal("100.0")
+    assert rates == (Decimal("66.7"), Decimal("16.7"), Decimal("16.6"))
 
 
 def test_it_shows_a_member_only_their_own_usage(crew, project, price, charge, member_client):

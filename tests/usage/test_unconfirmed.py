@@ -22,19 +22,19 @@ def _unconfirmed(crew, project, price, *, at, user=None, n=1) -> None:
 def test_it_shows_unconfirmed_calls_apart_on_the_dashboard_and_the_reports(
         frozen_clock, crew, project, price, charge, member_client, manager_browser):
     charge(user=crew.member, project=project, at=local(2026, 11, 20, 8))
-    # Three calls at most ¥0.010192 each ((1000 × 2 + 1024 × 8) / 1e6).
+    # Three calls at most ¥0.010192 each ((1000 × 2 + 1024 × 8) / 1e6): ¥0.0306 shown.
     _unconfirmed(crew, project, price, at=local(2026, 11, 20, 9), n=3)
 
     home = member_client.get(reverse("home"))
     assert home.context["dashboard"].unconfirmed.calls == 3
     html = home.content.decode()
-    assert "3 unconfirmed calls, at most ¥0.03" in html
+    assert "3 unconfirmed calls, at most ¥0.0306" in html
     assert home.context["dashboard"].month.calls == 1  # in no figure above
 
     for name, params in (("usage_report", {"since": "2026-11-01", "until": "2026-11-30"}),
                          ("usage_statement", {"month": "2026-11"})):
         page = manager_browser.get(reverse(name), {"team": crew.team.pk, **params})
-        assert "3 unconfirmed calls, at most ¥0.03" in page.content.decode(), name
+        assert "3 unconfirmed calls, at most ¥0.0306" in page.content.decode(), name
 
     csv = manager_browser.get(reverse("usage_report_csv"), {
         "team": crew.team.pk, "since": "2026-11-01", "until": "2026-11-30", "group_by": "user"})

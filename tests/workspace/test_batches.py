@@ -1,12 +1,17 @@
 """Batches: pasted briefs or a CSV, every row checked before anything is created; progress,
 cancel, retry-failed, a summary; a fixed number of queries for 200 jobs."""
 
+from decimal import Decimal
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts.models import Budget
 from prompts.models import Batch, BlockedTerm, GenerationJob
+from prompts.pipeline.creation import JobSpec, job_estimate_tokens
+from prompts.usage.money import yuan
 from tests.conftest import drain
-from tests.factories import JobFactory
+from tests.factories import JobFactory, ModelPriceFactory
 from tests.workspace.conftest import image_bytes, make_record
 
 
@@ -84,6 +89,44 @@ def test_it_refuses_a_csv_without_a_brief_column(member_client, project):
     page = create(member_client, project, csv_file=csv_file("prompt\nx\n")).content.decode()
     assert "needs a header row with a “brief” column" in page
     assert not Batch.objects.exists()
+
+
+def test_it_refuses_pasted_briefs_and_a_csv_together(member_client, project):
+    response = create(member_client, project, text="a fox\na heron",
+                      csv_file=csv_file("brief\na panda\n"))
+    assert response.status_code == 422
+    assert ("You pasted briefs and chose a CSV file: a batch is made from one of them."
+            in response.content.decode())
+    assert not Batch.objects.exists()
+
+
+def estimate(client, project, **data) -> str:
+    return client.post(reverse("batch_estimate", args=[project.id]),
+                       {"split": "line", "task_type": "balanced", **data},
+                       HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_it_estimates_a_batch_before_creating_it(member_client, project, crew):
+    ModelPriceFactory()  # ¥2 / ¥8 per million
+    briefs = ["a fox in snow", "一只熊猫", "a heron at dawn"]
+    page = estimate(member_client, project, text="\n".join(briefs))
+    tokens = [job_estimate_tokens(JobSpec(brief=brief)) for brief in briefs]
+    most = sum(Decimal(n) * 2 + 1024 * 8 for n in tokens) / 1_000_000
+    assert '<dd id="estimate-jobs">3</dd>' in page
+    assert f'<dd id="estimate-tokens">{sum(tokens):,}</dd>' in page
+    assert f'<dd id="estimate-cost">¥{yuan(most)}</dd>' in page
+    assert not Batch.objects.exists() and not GenerationJob.objects.exists()
+    from_csv = estimate(member_client, project, csv_file=csv_file("brief\na fox\na heron\n"))
+    assert '<dd id="estimate-jobs">2</dd>' in from_csv
+    Budget.objects.create(team=crew.team, monthly_limit=Decimal("0.02"))
+    assert "more than the ¥0.02 left in the team&#x27;s monthly budget" in estimate(
+        member_client, project, text="\n".join(briefs))
+
+
+def test_it_says_what_to_fix_before_it_can_estimate(member_client, project):
+    page = estimate(member_client, project, csv_file=csv_file("title\nnot a brief\n"))
+    assert "The estimate appears once the briefs can be read" in page
+    assert "needs a header row with a “brief” column" in page
 
 
 def test_it_names_the_users_row_when_the_job_service_refuses_one(member_client, project):

@@ -1,5 +1,6 @@
 """Exports: A1111 infotext that parses back, ComfyUI API workflows, CSV for Excel, JSONL."""
 
+import csv
 import io
 import json
 import zipfile
@@ -122,3 +123,32 @@ def test_it_does_not_export_another_teams_records_in_a_selection(outsider_client
     response = outsider_client.get(reverse("library_export"),
                                    {"format": "jsonl", "ids": [record.id]})
     assert response.content == b""
+
+
+def test_it_writes_times_with_the_sites_offset_and_booleans_other_tools_read(
+        member_client, project, crew, frozen_clock):
+    make_record(project, crew.member, positive_prompt="ok one")
+    make_record(project, crew.member, positive_prompt="", needs_review=True, raw_text="{oops")
+    csv_text = member_client.get(reverse("project_export", args=[project.id, "csv"])).content
+    rows = list(csv.DictReader(io.StringIO(csv_text.decode("utf-8-sig"))))
+    # Frozen at 2026-11-20 10:00 in Shanghai: stored in UTC, written in local time.
+    assert [row["created_at"] for row in rows] == ["2026-11-20T10:00:00+08:00"] * 2
+    assert [row["needs_review"] for row in rows] == ["false", "true"]
+    lines = member_client.get(reverse("project_export", args=[project.id, "jsonl"])).content
+    records = [json.loads(line) for line in lines.decode().splitlines()]
+    assert [r["created_at"] for r in records] == ["2026-11-20T10:00:00+08:00"] * 2
+    assert [r["needs_review"] for r in records] == [False, True]
+
+
+def test_it_always_writes_steps_and_three_settings_in_an_a1111_download(member_client,
+                                                                        project, crew):
+    # A record that needs review has no settings at all; A1111 and Civitai ignore a last line
+    # without Steps and at least three settings, so the export writes them anyway.
+    record = make_record(project, crew.member, positive_prompt="", negative_prompt="",
+                         needs_review=True, raw_text="a lighthouse, dusk", steps=None,
+                         sampler="", cfg_scale=None, seed=None, width=None, height=None)
+    text = member_client.get(reverse("record_export", args=[record.id, "a1111"])).content.decode()
+    last = text.splitlines()[-1]
+    settings = dict(part.split(": ", 1) for part in last.split(", "))
+    assert last.startswith("Steps: ") and len(settings) >= 3
+    assert read_generation_metadata({"parameters": text}).steps == int(settings["Steps"])

@@ -2,12 +2,13 @@
 teammates do with it: favourite, tags, rating, comments, re-run with edits and its diff."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import timezone
 
 from prompts.models import Favourite, GenerationJob, PromptRecord, Tag
-from tests.factories import ModelPriceFactory, ProjectFactory
+from tests.factories import JobFactory, ModelPriceFactory, ProjectFactory
 from tests.workspace.conftest import make_record
 
 
@@ -122,7 +123,7 @@ def test_it_shows_every_field_and_what_retries_and_rejections_cost(member_client
                  'data-copy-target="positive-prompt"'):
         assert text in page, text
     # the successful call: 1000 in × ¥2/M + 200 out × ¥8/M; the 429 before it: 1000 in × ¥2/M
-    assert "¥0.0036" in page and "¥0.0020" in page and "¥0.0056" in page
+    assert "¥0.0036" in page and "¥0.002<" in page and "¥0.0056" in page
 
 
 def test_it_reruns_with_edits_as_a_child_job_and_diffs_the_records(member_client, record,
@@ -146,3 +147,66 @@ def test_it_reruns_with_edits_as_a_child_job_and_diffs_the_records(member_client
     assert '<ins class="diff-ins">dawn</ins>' in page and '<del class="diff-del">dusk</del>' in page
     parent_page = member_client.get(reverse("record_detail", args=[record.id])).content.decode()
     assert reverse("record_detail", args=[new.id]) in parent_page
+
+
+def test_it_shows_changed_settings_as_old_to_new_and_long_texts_word_by_word(
+        member_client, record, crew):
+    child = JobFactory(project=record.project, created_by=crew.member, parent=record.job,
+                       brief=record.job.brief, task_type="strict", temperature=Decimal("0.55"),
+                       status="succeeded")
+    new = PromptRecord.objects.create(
+        job=child, project=record.project, author=crew.member, width=832, height=1216,
+        positive_prompt="portrait of an old lighthouse keeper, blue hour, 85mm",
+        negative_prompt="blurry, extra fingers", steps=24, cfg_scale=record.cfg_scale,
+        sampler="Euler a", style="cinematic", seed=None)
+    page = member_client.get(reverse("record_detail", args=[new.id])).content.decode()
+
+    def row(field: str) -> str:
+        return page.split(f'id="diff-{field}"')[1].split("</tr>")[0]
+
+    assert '<span class="diff-old">30</span>' in row("steps")
+    assert '<span class="diff-new">24</span>' in row("steps")
+    assert "diff-old\">DPM++ 2M Karras<" in row("sampler") and ">Euler a<" in row("sampler")
+    assert "diff-old\">12345<" in row("seed") and "diff-new\">random<" in row("seed")
+    assert ("diff-old\">Balanced<" in row("task_type")
+            and "diff-new\">Strict reference matching<" in row("task_type"))
+    assert "diff-old\">0.65<" in row("temperature") and "diff-new\">0.55<" in row("temperature")
+    assert "<del" not in row("steps")  # a number is not diffed word by word
+    assert '<del class="diff-del">golden</del>' in row("positive_prompt")
+    for unchanged in ("brief", "negative_prompt", "size", "cfg_scale", "style"):
+        assert f'id="diff-{unchanged}"' not in page
+
+
+def test_it_labels_the_visual_features_in_the_readers_language(member_client, record):
+    page = member_client.get(reverse("record_detail", args=[record.id])).content.decode()
+    features = page.split('id="visual-features"')[1].split("</dl>")[0]
+    assert "<dt>Face</dt><dd>weathered</dd>" in features
+    assert "<dt>Style direction</dt><dd>film still</dd>" in features
+    assert "style_direction" not in features
+    page = member_client.get(reverse("record_detail", args=[record.id]),
+                             HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    features = page.split('id="visual-features"')[1].split("</dl>")[0]
+    assert "<dt>发型</dt><dd>grey beard</dd>" in features
+
+
+def test_it_reruns_with_the_new_task_types_preset_unless_the_temperature_was_custom(
+        member_client, record, crew):
+    form = member_client.get(reverse("record_rerun", args=[record.id])).content.decode()
+    assert 'name="temperature" step="0.05" min="0"' in form  # no value: the preset's
+    member_client.post(reverse("record_rerun", args=[record.id]),
+                       {"brief": record.job.brief, "task_type": "strict", "temperature": ""})
+    assert GenerationJob.objects.get(parent=record.job).temperature == Decimal("0.55")
+
+    record.job.temperature = Decimal("0.80")  # a temperature the user chose
+    record.job.save()
+    form = member_client.get(reverse("record_rerun", args=[record.id])).content.decode()
+    assert 'name="temperature" value="0.80"' in form
+
+
+def test_it_reruns_with_the_settings_the_parent_kept(member_client, record, crew):
+    record.job.brief = ("A lighthouse keeper at dusk\n\nKeep these settings:\n- Steps: 24\n"
+                        "- Seed: 99")
+    record.job.save()
+    form = member_client.get(reverse("record_rerun", args=[record.id])).content.decode()
+    assert "A lighthouse keeper at dusk</textarea>" in form
+    assert 'name="keep_steps" value="24"' in form and 'name="keep_seed" value="99"' in form

@@ -145,9 +145,10 @@ def invokeai_png() -> bytes:
 def test_it_offers_a_brief_from_a_comfyui_or_invokeai_png(member_client, project, make_png,
                                                           prompt):
     response = member_client.post(reverse("reference_upload", args=[project.id]),
-                                  {"files": [SimpleUploadedFile("made.png", make_png())]})
+                                  {"files": [SimpleUploadedFile("made.png", make_png())]},
+                                  follow=True)
     html = response.content.decode()
-    assert "Use as a starting brief" in html
+    assert "Start a brief from its PNG prompt" in html
     reference = ReferenceImage.objects.get()
     assert reference.png_parameters.startswith(prompt + "\nNegative prompt: ")
     assert "Steps: " in reference.png_parameters  # the settings come along

@@ -94,7 +94,7 @@ def test_it_keeps_the_thumbnail_on_past_records(member_client, project, crew, re
 def test_it_brings_a_removed_reference_back_on_upload(member_client, project, crew, reference):
     reference_archive(reference=reference, user=crew.member)
     response = member_client.post(reverse("reference_upload", args=[project.id]), {
-        "files": [SimpleUploadedFile("harbour-again.jpg", image_bytes("JPEG"))]})
+        "files": [SimpleUploadedFile("harbour-again.jpg", image_bytes("JPEG"))]}, follow=True)
     page = response.content.decode()
     assert "it is back in this project" in page
     assert f'id="reference-{reference.id}"' in page

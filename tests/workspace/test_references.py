@@ -3,6 +3,7 @@ a refusal leaves no row and no file behind. The image checks themselves are test
 tests/references; here the concern is the page and the service around them."""
 
 import io
+import json
 import os
 
 import pytest
@@ -12,12 +13,14 @@ from PIL import Image, PngImagePlugin
 
 from prompts.models import GenerationJob, ReferenceImage
 from prompts.workspace import url_fetch
+from prompts.workspace.services import references as reference_services
 from tests.workspace.conftest import image_bytes
 
 
 def upload(client, project, *files, **fields):
+    """Upload, then follow the redirect to the project page that reports on each file."""
     return client.post(reverse("reference_upload", args=[project.id]),
-                       {"files": list(files), **fields})
+                       {"files": list(files), **fields}, follow=True)
 
 
 def stored_files(settings) -> list[str]:
@@ -87,7 +90,7 @@ def bomb_png() -> bytes:
 def test_it_refuses_a_bad_file_clearly_and_keeps_nothing(member_client, project, settings,
                                                          name, data, message):
     response = upload(member_client, project, SimpleUploadedFile(name, data))
-    assert response.status_code == 400
+    assert response.redirect_chain[0][1] == 302
     assert message in response.content.decode()
     assert name in response.content.decode()
     assert not ReferenceImage.objects.exists()
@@ -99,7 +102,6 @@ def test_it_refuses_an_oversized_file_without_reading_it_all(member_client, proj
     data = image_bytes("PNG", size=(1200, 900), compress_level=0)
     assert len(data) > 50_000
     response = upload(member_client, project, SimpleUploadedFile("huge.png", data))
-    assert response.status_code == 400
     assert "larger than" in response.content.decode()
     assert not ReferenceImage.objects.exists()
     assert stored_files(settings) == []
@@ -113,6 +115,47 @@ def test_it_keeps_the_good_files_of_a_mixed_upload_and_names_the_bad_one(member_
     page = response.content.decode()
     assert "bad.jpg" in page and "not a JPEG, PNG or WebP" in page
     assert list(ReferenceImage.objects.values_list("original_name", flat=True)) == ["good.jpg"]
+
+
+def test_it_saves_the_good_files_when_one_is_empty_and_names_each_bad_one(member_client,
+                                                                         project):
+    response = upload(member_client, project,
+                      SimpleUploadedFile("harbour.jpg", image_bytes("JPEG")),
+                      SimpleUploadedFile("empty.png", b""),
+                      SimpleUploadedFile("notes.jpg", b"not a picture" * 50),
+                      SimpleUploadedFile("river.png", image_bytes("PNG", size=(400, 300))))
+    assert response.status_code == 200
+    results = response.content.decode().split('id="upload-results"')[1].split("</ul>")[0]
+    assert "empty.png</strong>: This file is empty." in results
+    assert "notes.jpg</strong>: This file is not a JPEG, PNG or WebP image." in results
+    assert "harbour.jpg</strong>:\n    uploaded." in results
+    assert set(ReferenceImage.objects.values_list("original_name", flat=True)) == {
+        "harbour.jpg", "river.png"}
+
+
+def test_it_redirects_after_an_upload_and_reports_it_once(member_client, project):
+    response = member_client.post(reverse("reference_upload", args=[project.id]),
+                                  {"files": [SimpleUploadedFile("a.jpg", image_bytes("JPEG"))]})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("project_detail", args=[project.id]) + "#references"
+    first = member_client.get(response["Location"]).content.decode()
+    assert "a.jpg</strong>:" in first
+    # A reload is a GET of the project page: no second upload, no second report.
+    again = member_client.get(response["Location"]).content.decode()
+    assert 'id="upload-results"' not in again
+    assert ReferenceImage.objects.count() == 1
+
+
+def test_it_redirects_after_adding_a_link(member_client, project, monkeypatch):
+    # The fetcher's own checks are tested above and in test_url_fetch; here, the page flow.
+    monkeypatch.setattr(reference_services, "fetch_reference_url",
+                        lambda url, max_bytes: (image_bytes("JPEG"), url))
+    response = member_client.post(reverse("reference_from_url", args=[project.id]),
+                                  {"url": "https://images.example.com/shots/pier.jpg"})
+    assert response.status_code == 302
+    page = member_client.get(response["Location"]).content.decode()
+    assert "pier.jpg</strong>:" in page and "uploaded." in page
+    assert ReferenceImage.objects.get().source_url == "https://images.example.com/shots/pier.jpg"
 
 
 def test_it_keeps_one_reference_for_the_same_file_uploaded_twice(member_client, project):
@@ -160,19 +203,48 @@ def test_it_stores_consent_given_at_upload(member_client, project, crew):
     assert ref.sendable and ref.consent_by == crew.member
 
 
-def test_it_offers_the_a1111_text_of_a_png_as_a_starting_brief(member_client, project):
+def test_it_starts_a_brief_from_a_png_with_its_negative_prompt_and_settings(member_client,
+                                                                           project):
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a red lantern festival, night\nNegative prompt: blurry\n"
-                                "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512")
+    info.add_text("parameters", "a red lantern festival, night\nNegative prompt: blurry, lowres\n"
+                                "Steps: 24, Sampler: Euler a, CFG scale: 6.5, Seed: 4242, "
+                                "Size: 832x1216")
     image = io.BytesIO()
     Image.new("RGB", (256, 256), (9, 9, 9)).save(image, "PNG", pnginfo=info)
     response = upload(member_client, project, SimpleUploadedFile("made.png", image.getvalue()))
-    assert "Use as a starting brief" in response.content.decode()
     ref = ReferenceImage.objects.get()
     assert ref.png_parameters.startswith("a red lantern festival")
+    start = f"?from_reference={ref.id}"
+    assert start in response.content.decode()  # the upload report offers it
+
+    page = member_client.get(reverse("generate", args=[project.id]) + start).content.decode()
+    assert "a red lantern festival, night</textarea>" in page
+    assert "blurry, lowres</textarea>" in page  # the negative prompt, in "Keep these settings"
+    for name, value in (("keep_steps", "24"), ("keep_sampler", "Euler a"),
+                        ("keep_cfg_scale", "6.5"), ("keep_seed", "4242"),
+                        ("keep_width", "832"), ("keep_height", "1216")):
+        assert f'name="{name}" value="{value}"' in page, name
+    assert f'value="{ref.id}" id="id_references_0" checked' in page
+
+
+def test_it_starts_a_brief_from_a_comfyui_png_with_its_settings(member_client, project):
+    graph = {"3": {"class_type": "KSampler", "inputs": {
+        "seed": 7, "steps": 28, "cfg": 5.5, "sampler_name": "euler", "scheduler": "normal",
+        "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 768, "height": 1024}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "paper lanterns over a river"}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "watermark"}}}
+    info = PngImagePlugin.PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    image = io.BytesIO()
+    Image.new("RGB", (256, 256), (9, 9, 9)).save(image, "PNG", pnginfo=info)
+    upload(member_client, project, SimpleUploadedFile("comfy.png", image.getvalue()))
+    ref = ReferenceImage.objects.get()
     page = member_client.get(reverse("generate", args=[project.id]),
                              {"from_reference": ref.id}).content.decode()
-    assert "a red lantern festival, night</textarea>" in page
+    assert "paper lanterns over a river</textarea>" in page
+    assert "watermark</textarea>" in page
+    assert 'name="keep_steps" value="28"' in page and 'name="keep_seed" value="7"' in page
 
 
 @pytest.fixture

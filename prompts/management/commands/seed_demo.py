@@ -10,6 +10,8 @@ from accounts.models import GatewayKey, Membership, Team, User
 from accounts.services import membership_set
 from prompts.gateway.simulator import DEFAULT_LOG_TOKEN
 from prompts.models import GatewayModel, HouseStyle, ModelPrice, Project
+from prompts.models.pricing import EXAMPLE_PRICE_NOTE
+from prompts.models.workspace import DEMO_PROJECT_DESCRIPTION
 from prompts.pipeline.keys import (
     SIMULATOR_DEMO_KEY,
     gateway_key_add,
@@ -54,7 +56,7 @@ class Command(BaseCommand):
             project, _ = Project.objects.get_or_create(
                 team=team,
                 name=DEMO_PROJECT,
-                defaults={"description": "Example project for trying GrokWeb."},
+                defaults={"description": DEMO_PROJECT_DESCRIPTION},
             )
             GatewayModel.objects.get_or_create(name=settings.GATEWAY_MODEL)
             if not ModelPrice.objects.filter(model=settings.GATEWAY_MODEL).exists():
@@ -66,7 +68,7 @@ class Command(BaseCommand):
                         month=1, day=1, hour=0, minute=0, second=0, microsecond=0
                     ),
                     is_example=True,
-                    note="EXAMPLE price for the demo - replace it with your gateway's price.",
+                    note=EXAMPLE_PRICE_NOTE,
                 )
             self._studio(team)
         self._gateway_key()

@@ -1,20 +1,17 @@
-"""Reads about jobs: their JSON shape (CLI and API), their timeline, costs and estimate."""
+"""Reads about jobs: their JSON shape (CLI and API), their timeline, state and costs."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from prompts.gateway.limits import DEFAULT_MAX_TOKENS, INPUT_TOKEN_LIMIT
 from prompts.models import GatewayCall, GenerationJob, Project, PromptRecord
-from prompts.pipeline.creation import JobSpec, job_estimate_tokens
-from prompts.usage.ledger import call_cost, price_in_force
+from prompts.usage.money import exact, yuan
+from prompts.usage.periods import local_midnight
 
 
 def record_as_dict(record: PromptRecord) -> dict:
@@ -52,7 +49,55 @@ def job_as_dict(job: GenerationJob) -> dict:
         "error": {"code": job.error_code, "message": job.error_message}
         if job.error_code and job.error_code != "needs_review" else None,
         "record": record_as_dict(record) if record else None,
+        "usage": job_usage_dict(job),
     }
+
+
+def job_usage_dict(job: GenerationJob) -> dict:
+    """Tokens and ¥ of every call the job made so far: exact ¥ for programs (6 places) and
+    the same amount as pages show it."""
+    totals = job_costs(job).total
+    return {
+        "calls": totals.calls,
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "cost_rmb": exact(totals.cost),
+        "cost_display": f"¥{yuan(totals.cost)}",
+        "unpriced_calls": totals.unpriced_calls,
+    }
+
+
+def job_summary_dict(job: GenerationJob) -> dict:
+    """A job in the API's list: what it is and how it stands; its record is one GET away."""
+    return {
+        "id": job.id,
+        "status": job.status,
+        "wait_reason": job.wait_reason or None,
+        "attempts": job.attempts,
+        "project": {"id": job.project_id, "name": job.project.name},
+        "batch": job.batch_id,
+        "task_type": job.task_type,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": {"code": job.error_code, "message": job.error_message}
+        if job.error_code and job.error_code != "needs_review" else None,
+    }
+
+
+def jobs_of_user(*, user_id: int, status: str = "", project=None, since=None) -> QuerySet:
+    """The user's own jobs in the teams they are still in, newest first (the API's list)."""
+    jobs = (
+        GenerationJob.objects.filter(created_by_id=user_id,
+                                     project__team__memberships__user_id=user_id)
+        .select_related("project").order_by("-created_at", "-id")
+    )
+    if status:
+        jobs = jobs.filter(status=status)
+    if project is not None:
+        jobs = jobs.filter(project=project)
+    if since is not None:
+        jobs = jobs.filter(created_at__gte=local_midnight(since))
+    return jobs
 
 
 # The workspace: what a job cost, how it went, and what it will cost -----------------------
@@ -194,6 +239,49 @@ WAIT_EXPLANATIONS = {
 }
 
 
+ERROR_LABELS = {
+    "moderation": gettext_lazy("content filter"),
+    "invalid": gettext_lazy("invalid request"),
+    "too_large": gettext_lazy("request too large"),
+    "transient": gettext_lazy("gateway errors"),
+    "rate_limited": gettext_lazy("rate limited"),
+    "needs_review": gettext_lazy("needs review"),
+    "auth": gettext_lazy("key refused"),
+    "balance": gettext_lazy("balance exhausted"),
+}
+
+
+def error_label(code: str) -> str:
+    """A job's error code in the reader's words ("invalid" → "invalid request")."""
+    return str(ERROR_LABELS.get(code, code))
+
+
+def job_is_retrying(job: GenerationJob) -> bool:
+    """Queued again after a failed attempt, with the next attempt scheduled (backoff or
+    Retry-After): shown as "Retrying", not as a fresh "Queued"."""
+    return (job.status == GenerationJob.Status.QUEUED and job.attempts > 0
+            and job.next_attempt_at is not None)
+
+
+def job_display_status(job: GenerationJob) -> tuple[str, str]:
+    """(code, label) for a job's badge: its status, or "retrying"."""
+    if job_is_retrying(job):
+        return "retrying", str(_("Retrying"))
+    return job.status, str(job.get_status_display())
+
+
+def job_retry_state(job: GenerationJob) -> dict | None:
+    """While retries run: when the next attempt starts and what went wrong last time."""
+    if not job_is_retrying(job):
+        return None
+    last = GatewayCall.objects.filter(job=job).order_by("-attempt").first()
+    return {
+        "next_attempt_at": job.next_attempt_at,
+        "last_error": timeline_entry(last) if last else "",
+        "last_detail": last.error_message if last else "",
+    }
+
+
 def job_problem(job: GenerationJob) -> dict | None:
     """Why the job failed, was rejected, needs review or waits: an explanation for the user and
     the gateway's own words as detail."""
@@ -204,36 +292,6 @@ def job_problem(job: GenerationJob) -> dict | None:
         return None
     explanation = ERROR_EXPLANATIONS.get(job.error_code, _("The job did not finish."))
     return {"explanation": explanation, "detail": job.error_message, "code": job.error_code}
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Before submitting: input tokens (offline, erring high) and an upper bound in ¥."""
-
-    input_tokens: int
-    max_tokens: int
-    limit: int
-    cost_upper: Decimal | None  # None: the model has no price
-
-    @property
-    def over_limit(self) -> bool:
-        return self.input_tokens >= self.limit
-
-    @property
-    def unpriced(self) -> bool:
-        return self.cost_upper is None
-
-
-def job_estimate(spec: JobSpec) -> Estimate:
-    tokens = job_estimate_tokens(spec)
-    max_tokens = spec.max_tokens or DEFAULT_MAX_TOKENS
-    price = price_in_force(settings.GATEWAY_MODEL, timezone.now())
-    return Estimate(
-        input_tokens=tokens,
-        max_tokens=max_tokens,
-        limit=INPUT_TOKEN_LIMIT,
-        cost_upper=call_cost(price, tokens, max_tokens) if price else None,
-    )
 
 
 # The jobs page: every job of the team, filtered -------------------------------------------

@@ -5,11 +5,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from prompts.models import BriefTemplate, Favourite, Project, PromptRecord, Rating, Tag
+from prompts.gateway.kept_settings import split_kept_settings
+from prompts.models import (
+    BriefTemplate,
+    Favourite,
+    Project,
+    PromptRecord,
+    Rating,
+    ReferenceImage,
+    Tag,
+)
 from prompts.workspace.selectors.jobs import job_costs
 
 DIFF_FIELDS = (
@@ -25,6 +34,16 @@ DIFF_FIELDS = (
     ("task_type", _("Task type")),
     ("temperature", _("Temperature")),
 )
+# Long texts are compared word by word; the rest are single values shown as old → new.
+WORD_DIFF_FIELDS = ("brief", "positive_prompt", "negative_prompt")
+VISUAL_FEATURE_LABELS = {
+    "face": _("Face"),
+    "hairstyle": _("Hairstyle"),
+    "lighting": _("Lighting"),
+    "palette": _("Palette"),
+    "composition": _("Composition"),
+    "style_direction": _("Style direction"),
+}
 # Words, separators, and single CJK characters (Chinese has no spaces between words).
 _WORDS = re.compile(r"\s+|[\u3400-\u9fff]|[^\s,，、;；\u3400-\u9fff]+|[,，、;；]")
 
@@ -44,13 +63,15 @@ class LibraryFilters:
 
 
 def library_records(*, team_id: int, user_id: int, filters: LibraryFilters) -> QuerySet:
-    """The team's records, newest first, with `is_favourite` (for this user), `rating_avg`
-    and the tags prefetched: a fixed number of queries for any page size."""
+    """The team's records, newest first, with `is_favourite` (for this user), `rating_avg`,
+    the tags and the job's references (their thumbnails) prefetched: a fixed number of
+    queries for any page size."""
     ratings = Rating.objects.filter(record=OuterRef("pk")).values("record")
     records = (
         PromptRecord.objects.filter(project__team_id=team_id)
         .select_related("project", "author", "job")
-        .prefetch_related("tags")
+        .prefetch_related("tags", Prefetch("job__references",
+                                           queryset=ReferenceImage.objects.order_by("id")))
         .annotate(
             is_favourite=Exists(Favourite.objects.filter(record=OuterRef("pk"), user_id=user_id)),
             rating_avg=Subquery(ratings.annotate(avg=Avg("stars")).values("avg")[:1]),
@@ -112,6 +133,7 @@ class RecordDetail:
     parent_record: PromptRecord | None
     diff: list
     children: list = field(default_factory=list)
+    visual_features: list = field(default_factory=list)
 
 
 def record_detail(*, record: PromptRecord, user: User) -> RecordDetail:
@@ -137,16 +159,31 @@ def record_detail(*, record: PromptRecord, user: User) -> RecordDetail:
         children=list(
             PromptRecord.objects.filter(job__parent_id=job.id).order_by("created_at")
         ),
+        visual_features=visual_feature_rows(record.visual_features),
     )
+
+
+def visual_feature_rows(features: dict | None) -> list[tuple[str, str]]:
+    """(label, value) in the spec's order, labels in the reader's language."""
+    features = features or {}
+    rows = [(str(label), features[key]) for key, label in VISUAL_FEATURE_LABELS.items()
+            if features.get(key)]
+    rows += [(key.replace("_", " ").capitalize(), value) for key, value in features.items()
+             if key not in VISUAL_FEATURE_LABELS and value]
+    return rows
 
 
 def _field_text(record: PromptRecord, name: str) -> str:
     if name == "brief":
-        return record.job.brief
-    if name in ("task_type", "temperature"):
-        return str(getattr(record.job, name))
+        return split_kept_settings(record.job.brief)[0]
+    if name == "task_type":
+        return str(record.job.get_task_type_display())
+    if name == "temperature":
+        return str(record.job.temperature)
     if name == "size":
         return f"{record.width}×{record.height}" if record.width else ""
+    if name == "seed" and record.seed is None and not record.needs_review:
+        return str(_("random"))
     value = getattr(record, name)
     return "" if value is None else str(value)
 
@@ -195,14 +232,16 @@ def _joined_changes(segments: list[dict]) -> list[dict]:
 
 def record_diff(old: PromptRecord, new: PromptRecord) -> list[dict]:
     """Per field of the two records (and their jobs' briefs and settings): whether it changed,
-    and the word-level diff."""
+    and how — a word-level diff for long texts, old → new for single values."""
     rows = []
     for name, label in DIFF_FIELDS:
         before, after = _field_text(old, name), _field_text(new, name)
+        changed = before != after
+        words = name in WORD_DIFF_FIELDS
         rows.append({
-            "field": name, "label": label, "changed": before != after,
-            "segments": word_diff(before, after) if before != after else [],
-            "text": after,
+            "field": name, "label": label, "changed": changed, "words": words,
+            "segments": word_diff(before, after) if changed and words else [],
+            "old": before, "new": after, "text": after,
         })
     return rows
 

@@ -5,7 +5,12 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
-from prompts.models import Batch, DailyUsage, GenerationJob, Project, PromptRecord
+from prompts.models import Batch, DailyUsage, GenerationJob, Project, PromptRecord, ReferenceImage
+from prompts.workspace.formats.pngmeta import (
+    GenerationMetadata,
+    read_generation_metadata,
+    read_png_generation_metadata,
+)
 from prompts.workspace.selectors.jobs import CallTotals
 
 RECENT = 10
@@ -83,3 +88,16 @@ def project_overview(*, project: Project) -> ProjectOverview:
         job_counts=counts,
         spend=_spend_by_project([project.id]).get(project.id, CallTotals()),
     )
+
+
+def reference_generation_metadata(reference: ReferenceImage) -> GenerationMetadata | None:
+    """The prompt and settings a generator wrote into a reference PNG: A1111's text kept at
+    upload, else the ComfyUI or InvokeAI chunks read again from the stored file."""
+    if reference.png_parameters:
+        found = read_generation_metadata({"parameters": reference.png_parameters})
+        if found is not None:
+            return found
+    if reference.original_format != "PNG":
+        return None
+    with reference.original.open("rb") as handle:
+        return read_png_generation_metadata(handle.read())

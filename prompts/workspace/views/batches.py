@@ -14,6 +14,7 @@ from prompts.pipeline.control import batch_cancel, batch_retry_failed
 from prompts.pipeline.creation import JobRefused, batch_create_once
 from prompts.workspace.forms import BatchForm
 from prompts.workspace.selectors.batches import batch_jobs, batch_progress, batches_for_team
+from prompts.workspace.selectors.estimates import brief_split_rows, jobs_estimate
 from prompts.workspace.selectors.library import records_for_export
 from prompts.workspace.views.common import (
     current_membership,
@@ -21,12 +22,14 @@ from prompts.workspace.views.common import (
     page_of,
     refusal_with_source_row,
     refuse_if_archived,
+    team_required,
 )
 
 BATCH_PAGE_SIZE = 100
 
 
 @login_required
+@team_required
 def batch_list(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     return render(request, "prompts/batch_list.html",
@@ -35,14 +38,17 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
-    """The batch form. With `prefill`, a brief handed over from Generate is shown for review
-    without creating anything."""
+    """The batch form. With `prefill`, briefs handed over from Generate are shown for review
+    without creating anything (with `split_long`, a brief too long for one request is
+    split into rows that fit)."""
     project = project_for_member(request.user, project_id)
     if refused := refuse_if_archived(request, project):
         return refused
     prefill = request.POST.get("prefill") == "1"
+    initial = _prefill(request, project) if prefill else {}
+    split_rows = initial.pop("split_rows", None)
     form = BatchForm(None if prefill else (request.POST or None), request.FILES or None,
-                     project=project, initial=request.POST.dict() if prefill else None)
+                     project=project, initial=initial)
     if request.method == "POST" and not prefill and form.is_valid():
         try:
             batch, created = batch_create_once(
@@ -55,8 +61,37 @@ def batch_new(request: HttpRequest, project_id: int) -> HttpResponse:
                 messages.info(request, _("This form was sent already: here is the batch it "
                                          "created."))
             return redirect("batch_detail", batch_id=batch.pk)
-    return render(request, "prompts/batch_new.html", {"form": form, "project": project},
-                  status=422 if form.errors else 200)
+    return render(request, "prompts/batch_new.html", {
+        "form": form, "project": project, "split_rows": split_rows,
+    }, status=422 if form.errors else 200)
+
+
+def _prefill(request: HttpRequest, project) -> dict:
+    references = list(project.references.filter(
+        archived_at__isnull=True, pk__in=[int(pk) for pk in request.POST.getlist("references")
+                                          if pk.isdigit()]))
+    text = request.POST.get("text", "")
+    initial = {"text": text, "split": request.POST.get("split", "line"),
+               "title": request.POST.get("title", ""),
+               "task_type": request.POST.get("task_type", ""),
+               "references": [ref.pk for ref in references]}
+    if request.POST.get("split_long") == "1":
+        rows = brief_split_rows(text, references)
+        initial.update(text="\n\n".join(rows), split="paragraph", split_rows=len(rows))
+    return initial
+
+
+@require_POST
+@login_required
+def batch_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The htmx fragment beside the batch form: jobs, input tokens and ¥ at most, before the
+    batch is created."""
+    project = project_for_member(request.user, project_id)
+    form = BatchForm(request.POST, request.FILES or None, project=project)
+    if not form.is_valid():
+        return render(request, "partials/batch_estimate_pending.html", {"form": form})
+    return render(request, "partials/job_estimate.html", {"estimate": jobs_estimate(
+        form.cleaned_data["specs"], team_id=project.team_id, user_id=request.user.id)})
 
 
 def _batch_context(request: HttpRequest, batch) -> dict:

@@ -1,9 +1,11 @@
 """Helpers the workspace views share: the current team, pages, downloads, archived projects."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership
@@ -20,6 +22,19 @@ def current_membership(request: HttpRequest) -> Membership:
     if not request.membership:
         raise Http404
     return request.membership
+
+
+def team_required(view):
+    """Team pages (projects, library, jobs, batches) for a user in no team: a page that
+    says how to get into one, instead of a 404."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.membership:
+            return render(request, "prompts/no_team.html")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def page_of(request: HttpRequest, items, per_page: int = PAGE_SIZE) -> Page:

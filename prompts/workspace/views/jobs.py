@@ -9,20 +9,28 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import parse_id
 from prompts.access import job_for_member, project_for_member, reference_for_member
+from prompts.gateway.kept_settings import brief_with_kept_settings, kept_settings_clean
 from prompts.gateway.limits import TASK_PRESETS, TEMPERATURE_WARN_ABOVE
 from prompts.pipeline.control import job_cancel, job_retry
-from prompts.pipeline.creation import JobRefused, JobSpec, job_create_once
-from prompts.workspace.formats.pngmeta import read_generation_metadata
+from prompts.pipeline.creation import JobRefused, job_create_once
 from prompts.workspace.forms import GenerateForm, JobFilterForm
+from prompts.workspace.selectors.estimates import jobs_estimate
 from prompts.workspace.selectors.jobs import (
-    job_estimate,
+    job_costs,
     job_problem,
     job_project_choices,
+    job_retry_state,
     job_timeline,
     jobs_explained,
     jobs_for_team,
 )
-from prompts.workspace.views.common import page_of, query_without_page, refuse_if_archived
+from prompts.workspace.selectors.projects import reference_generation_metadata
+from prompts.workspace.views.common import (
+    page_of,
+    query_without_page,
+    refuse_if_archived,
+    team_required,
+)
 
 SPLIT_OFFER_CODES = ("too_many_tokens", "brief_too_long")
 
@@ -33,13 +41,20 @@ def generate_context(form: GenerateForm, **extra) -> dict:
 
 
 def _initial_brief(request: HttpRequest, project) -> dict:
-    """A starting brief: typed into the URL, or read from a reference's A1111 PNG text."""
+    """A starting brief: typed into the URL, or read from a generator PNG's prompt and
+    settings (the settings go to "Keep these settings")."""
     reference_id = parse_id(request.GET.get("from_reference"))
     if reference_id is not None:
         reference = reference_for_member(request.user, reference_id)
-        metadata = read_generation_metadata({"parameters": reference.png_parameters})
+        metadata = reference_generation_metadata(reference)
         if reference.project_id == project.pk and metadata and metadata.positive_prompt:
-            return {"brief": metadata.positive_prompt, "references": [reference.pk]}
+            kept = kept_settings_clean(
+                negative_prompt=metadata.negative_prompt, steps=metadata.steps,
+                sampler=metadata.sampler, cfg_scale=metadata.cfg_scale, seed=metadata.seed,
+                width=metadata.width, height=metadata.height)
+            return {**GenerateForm.initial_from_brief(
+                brief_with_kept_settings(metadata.positive_prompt, kept)),
+                "references": [reference.pk]}
     return {"brief": request.GET.get("brief", "")}
 
 
@@ -77,22 +92,21 @@ def generate_estimate(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_member(request.user, project_id)
     form = GenerateForm(request.POST, project=project)
     form.is_valid()
-    data = form.cleaned_data
-    spec = JobSpec(brief=data.get("brief", ""), task_type=data.get("task_type", "balanced"),
-                   max_tokens=data.get("max_tokens"), references=list(data.get("references", [])))
-    temperature = data.get("temperature") or TASK_PRESETS.get(spec.task_type)
+    spec = form.job_spec()
+    temperature = spec.temperature if spec.temperature is not None else \
+        TASK_PRESETS.get(spec.task_type)
     return render(request, "partials/job_estimate.html", {
-        "estimate": job_estimate(spec), "temperature": temperature,
+        "estimate": jobs_estimate([spec], team_id=project.team_id, user_id=request.user.id),
+        "temperature": temperature,
         "hot": temperature is not None and temperature > TEMPERATURE_WARN_ABOVE,
     })
 
 
 @login_required
+@team_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    """Every job of the current team, newest first; a user in no team sees an empty page."""
+    """Every job of the current team, newest first."""
     membership = request.membership
-    if not membership:
-        return render(request, "prompts/job_list.html", {"no_team": True})
     form = JobFilterForm(request.GET, projects=job_project_choices(team_id=membership.team_id))
     page = page_of(request, jobs_for_team(team_id=membership.team_id, user_id=request.user.id,
                                           filters=form.filters()))
@@ -103,7 +117,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 def _job_context(job) -> dict:
+    """The live part of the job page: state, retries, timeline; once done, what it cost."""
+    done = job.is_final
     return {"job": job, "timeline": job_timeline(job), "problem": job_problem(job),
+            "retry": job_retry_state(job),
+            "costs": job_costs(job) if done else None,
+            "sent_references": list(job.references.all()) if done else [],
             "record": getattr(job, "record", None) if job.status == "succeeded" else None}
 
 

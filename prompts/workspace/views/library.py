@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import parse_id
 from prompts.access import record_for_member
+from prompts.gateway.limits import DEFAULT_MAX_TOKENS, TASK_PRESETS
 from prompts.pipeline.creation import JobRefused
 from prompts.workspace.forms import (
     CommentForm,
@@ -40,11 +41,13 @@ from prompts.workspace.views.common import (
     export_response,
     page_of,
     query_without_page,
+    team_required,
 )
 from prompts.workspace.views.jobs import generate_context, redirect_to_job
 
 
 @login_required
+@team_required
 def library(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     form = LibraryFilterForm(request.GET or None,
@@ -57,6 +60,7 @@ def library(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@team_required
 def library_export(request: HttpRequest) -> HttpResponse:
     """The records ticked in the library, in one file."""
     membership = current_membership(request)
@@ -148,8 +152,12 @@ def record_rerun_view(request: HttpRequest, record_id: int) -> HttpResponse:
     """Re-run with edits: the parent's brief and settings, editable; a new linked job."""
     record = record_for_member(request.user, record_id)
     job = record.job
-    initial = {"brief": job.brief, "task_type": job.task_type, "temperature": job.temperature,
-               "max_tokens": job.max_tokens, "references": list(job.references.all()),
+    initial = {**GenerateForm.initial_from_brief(job.brief), "task_type": job.task_type,
+               "references": list(job.references.all()),
+               "max_tokens": None if job.max_tokens == DEFAULT_MAX_TOKENS else job.max_tokens,
+               # The parent's preset is left empty, so another task type brings its own.
+               "temperature": None if job.temperature == TASK_PRESETS.get(job.task_type)
+               else job.temperature,
                "style": job.style_version.style_id if job.style_version_id else None}
     form = GenerateForm(request.POST or None, project=record.project, initial=initial)
     if request.method == "POST" and form.is_valid():

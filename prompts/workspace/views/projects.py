@@ -16,10 +16,11 @@ from prompts.workspace.selectors.projects import project_overview, projects_for_
 from prompts.workspace.selectors.studio import templates_for_team
 from prompts.workspace.services.projects import project_archive, project_create, project_rename
 from prompts.workspace.studio_forms import ProjectStyleForm
-from prompts.workspace.views.common import current_membership, export_response
+from prompts.workspace.views.common import current_membership, export_response, team_required
 
 
 @login_required
+@team_required
 def project_list(request: HttpRequest) -> HttpResponse:
     membership = current_membership(request)
     form = ProjectForm(request.POST or None)
@@ -37,13 +38,18 @@ def project_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+# Where the upload views leave their per-file results for the project page (read once).
+UPLOAD_RESULTS_KEY = "reference_upload_results"
+
+
 def render_project(request: HttpRequest, project, **extra) -> HttpResponse:
-    """The project page; upload views render it with their results and errors."""
+    """The project page; a form that did not validate is shown with its errors."""
     context = {
         "overview": project_overview(project=project),
         "upload_form": ReferenceUploadForm(), "url_form": ReferenceUrlForm(),
         "rename_form": ProjectForm(initial={"name": project.name,
                                             "description": project.description}),
+        "upload_results": request.session.pop(UPLOAD_RESULTS_KEY, None),
         "style_form": ProjectStyleForm(team_id=project.team_id,
                                        initial={"style": project.default_style_id}),
         "templates": templates_for_team(team_id=project.team_id),

@@ -19,7 +19,7 @@ from prompts.workspace.services.references import (
     reference_upload_from_url,
 )
 from prompts.workspace.views.common import refuse_if_archived
-from prompts.workspace.views.projects import render_project
+from prompts.workspace.views.projects import UPLOAD_RESULTS_KEY, render_project
 
 IMAGE_FIELDS = {"thumbnail": "thumbnail", "send": "send_file"}
 
@@ -27,6 +27,7 @@ IMAGE_FIELDS = {"thumbnail": "thumbnail", "send": "send_file"}
 @require_POST
 @login_required
 def reference_upload_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Each file is stored or refused on its own; the project page then says which."""
     project = project_for_member(request.user, project_id)
     if refused := refuse_if_archived(request, project):
         return refused
@@ -40,8 +41,7 @@ def reference_upload_view(request: HttpRequest, project_id: int) -> HttpResponse
                original_name=upload.name, **_consent(form))
         for upload in form.cleaned_data["files"]
     ]
-    failed = any(result["error"] for result in results)
-    return render_project(request, project, upload_results=results, failed=failed)
+    return _back_to_project(request, project, results)
 
 
 @require_POST
@@ -56,8 +56,11 @@ def reference_from_url(request: HttpRequest, project_id: int) -> HttpResponse:
     url = form.cleaned_data["url"].strip()
     result = _store(reference_upload_from_url, url, project=project, user=request.user,
                     url=url, **_consent(form))
-    return render_project(request, project, upload_results=[result], url_form=form,
-                          failed=bool(result["error"]))
+    if result["error"]:
+        # Refused: the form again, with the link still in it to correct.
+        form.add_error("url", result["error"])
+        return render_project(request, project, url_form=form, failed=True)
+    return _back_to_project(request, project, [result])
 
 
 def _consent(form) -> dict:
@@ -70,10 +73,18 @@ def _store(service, name: str, **kwargs) -> dict:
     try:
         upload = service(**kwargs)
     except Refusal as refused:  # the image, the link, or an archived project
-        return {"name": name, "error": refused.message, "reference": None}
-    return {"name": name, "error": None, "reference": upload.reference,
-            "created": upload.created, "restored": upload.restored,
-            "suggested_brief": upload.suggested_brief}
+        return {"name": name, "error": str(refused.message), "outcome": "refused",
+                "reference_id": None, "suggested": False}
+    outcome = "created" if upload.created else "restored" if upload.restored else "existing"
+    return {"name": name, "error": None, "outcome": outcome, "reference_id": upload.reference.pk,
+            "suggested": bool(upload.suggested_brief)}
+
+
+def _back_to_project(request: HttpRequest, project, results: list[dict]) -> HttpResponse:
+    """POST, then redirect: the results wait in the session for the page, read once, so a
+    reload neither uploads again nor shows them twice."""
+    request.session[UPLOAD_RESULTS_KEY] = results
+    return redirect(reverse("project_detail", args=[project.pk]) + "#references")
 
 
 @login_required

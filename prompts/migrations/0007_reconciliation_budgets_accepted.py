@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_console_audit_append_only'),
-        ('prompts', '0005_studio_templates_styles_reviews_shares_webhooks'),
+        ('prompts', '0006_admin_names_translatable'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
