@@ -8,6 +8,7 @@ English uses, so a check that discounts user data cannot discount a missing tran
 """
 
 import io
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -29,14 +30,16 @@ from prompts.models import (
     Project,
     PromptRecord,
     Rating,
+    ReconciliationRun,
     Tag,
 )
 from prompts.models.pricing import EXAMPLE_PRICE_NOTE
 from prompts.models.workspace import DEMO_PROJECT_DESCRIPTION
 from prompts.pipeline.keys import gateway_key_add
 from prompts.usage.budgets import budget_set
-from prompts.usage.ledger import CallFacts, ledger_record
+from prompts.usage.ledger import CallFacts, ledger_open, ledger_record, price_in_force
 from prompts.usage.prices import price_set
+from prompts.usage.reconciliation.runs import reconciliation_run
 from prompts.workspace.services.records import record_favourite_toggle
 from prompts.workspace.services.references import reference_upload
 from prompts.workspace.services.reviews import (
@@ -195,6 +198,8 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
     studio = _studio(team=team, manager=manager, member=member, lei=lei, hero=hero,
                      rerun=PromptRecord.objects.get(job=rerun_job))
 
+    run = _reconciled(project=project, member=member, now=now)
+
     budget_set(team=team, monthly_limit=Decimal("0.03"), warn_at=Decimal("0.5"), actor=manager)
     budget_set(team=team, user=member, monthly_limit=Decimal("0.01"), actor=manager)
     api_token_create(user=member, name="nightly-koi-export")
@@ -205,7 +210,8 @@ def build_showcase(*, manager: User, member: User, admin: User, team: Team) -> S
     records = {"hero": hero, "rerun": PromptRecord.objects.get(job=rerun_job),
                "review": PromptRecord.objects.get(needs_review=True)}
     pages = _pages(project=project, batch=batch, job_of=job_of, records=records,
-                   lanterns=lanterns, team=team, hold=ModerationHold.objects.get(), **studio)
+                   lanterns=lanterns, team=team, hold=ModerationHold.objects.get(), run=run,
+                   **studio)
     assert AuditEvent.objects.exists() and ApiToken.objects.exists()
     assert GatewayCall.objects.filter(outcome="moderation").count() == 3
     assert primary.status == "active"
@@ -233,8 +239,24 @@ def _studio(*, team, manager, member, lei, hero, rerun) -> dict:
     return {"style": style, "template": template, "webhook": webhook}
 
 
+def _reconciled(*, project, member, now) -> ReconciliationRun:
+    """A call whose worker died (unconfirmed until reconciled), and a reconciliation of the
+    last two days against a downloaded log with one call the ledger does not have."""
+    lost = JobFactory(project=project, created_by=member, status="queued", attempts=1,
+                      brief="Koi pond, thunder")
+    call = ledger_open(job=lost, attempt=1, team_id=project.team_id, key_id=None,
+                       price=price_in_force(lost.model, now), started_at=now)
+    GatewayCall.objects.filter(pk=call.pk).update(state="unknown")
+    log = [{"created_at": int((now - timedelta(minutes=30)).timestamp()),
+            "model_name": lost.model, "prompt_tokens": 2000, "completion_tokens": 300,
+            "request_id": "koi-gw-7781"}]
+    today = timezone.localdate(now)
+    return reconciliation_run(since=today - timedelta(days=1), until=today,
+                              file_data=json.dumps(log).encode(), filename="koi-usage.json")
+
+
 def _pages(*, project, batch, job_of, records, lanterns, team, hold, style, template,
-           webhook) -> dict[str, list[Page]]:
+           webhook, run) -> dict[str, list[Page]]:
     generate = reverse("generate", args=[project.id])
     member = [
         Page("dashboard", reverse("home")),
@@ -293,6 +315,8 @@ def _pages(*, project, batch, job_of, records, lanterns, team, hold, style, temp
         Page("share links", reverse("share_list")),
         Page("webhooks", reverse("webhook_list")),
         Page("webhook", reverse("webhook_detail", args=[webhook.id])),
+        Page("reconciliation", reverse("reconciliation_list")),
+        Page("reconciliation run", reverse("reconciliation_detail", args=[run.id])),
     ]
     admin = [
         Page("admin console", reverse("console")),
@@ -300,6 +324,8 @@ def _pages(*, project, batch, job_of, records, lanterns, team, hold, style, temp
         Page("users and teams", reverse("console_users")),
         Page("price book", reverse("price_book")),
         Page("report of a team", reverse("usage_report") + f"?team={team.id}"),
+        Page("reconciliation, every team", reverse("reconciliation_list")),
+        Page("reconciliation run, every team", reverse("reconciliation_detail", args=[run.id])),
         Page("Django admin", reverse("admin:index")),
     ]
     anonymous = [

@@ -33,6 +33,8 @@ from prompts.models import (
     HouseStyleVersion,
     Project,
     PromptRecord,
+    ReconciliationItem,
+    ReconciliationRun,
     ReferenceImage,
     ReviewStep,
     ShareLink,
@@ -55,6 +57,8 @@ ALLOWED = {
     "Axes",  # django-axes, the sign-in lock-out app, by its name in Django admin
     "Webhook",  # as the team writes it, like Token
     "README", "X-GrokWeb-Signature",  # a file and a header named literally
+    "one-api", "new-api",  # the gateway software whose usage log reconciliation reads
+    "quota",  # that log's column, named literally (as the gateway's own messages say it)
 }
 # Names by their shape: a model file ("juggernautXL_v9.safetensors"), a version ("v2").
 PROPER_NAME = re.compile(r"[\w.+-]+\.(safetensors|ckpt|pt|gguf)|v\d+")
@@ -145,6 +149,9 @@ def user_data() -> list[str]:
     texts += ShareLink.objects.values_list("token_prefix", flat=True)
     for endpoint in WebhookEndpoint.objects.all():
         texts += [endpoint.url, endpoint.description, endpoint.secret_masked]
+    # Reconciliation: the gateway's own ids for calls, and the file or address it read.
+    texts += ReconciliationItem.objects.values_list("request_id", flat=True)
+    texts += ReconciliationRun.objects.values_list("source_name", flat=True)
     for event in AuditEvent.objects.all():
         for values in (event.before or {}, event.after or {}):
             # Names and the gateway's words are data; codes (status, role) must be shown
