@@ -226,6 +226,8 @@ def celery_worker_thread(transactional_db, gateway):
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
                       shutdown_timeout=10, loglevel="WARNING") as worker:
         yield worker
+        # Asking the worker to stop takes ~1 s; leaving it to notice the shutdown flag, ~3 s.
+        worker.stop()
     app.control.purge()
 
 

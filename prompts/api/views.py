@@ -20,7 +20,7 @@ from prompts.api.input import (
     usage_period,
 )
 from prompts.api.schema import openapi_document
-from prompts.pipeline.creation import job_create_once, submission_earlier
+from prompts.pipeline.submissions import job_create_once, submission_earlier
 from prompts.usage.reports import usage_for_user
 from prompts.workspace.selectors.jobs import job_as_dict, job_summary_dict, jobs_of_user
 

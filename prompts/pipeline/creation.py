@@ -5,14 +5,13 @@ the gateway (JobRefused, a Refusal with a code and a message for the user), then
 jobs and send them to a worker once the transaction commits.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,7 +35,6 @@ from prompts.models import (
     HouseStyleVersion,
     Project,
     ReferenceImage,
-    SubmissionKey,
 )
 from prompts.pipeline.dispatch import job_enqueue, jobs_enqueue
 from prompts.pipeline.moderation import blocked_term_in
@@ -47,8 +45,6 @@ Status = GenerationJob.Status
 WaitReason = GenerationJob.WaitReason
 
 MAX_BRIEF_CHARS = 400_000
-# How long a submission token or an API Idempotency-Key stands for the job it created.
-SUBMISSION_KEY_HOURS = 24
 
 
 class JobRefused(Refusal):
@@ -346,68 +342,3 @@ def batch_create(
         GenerationJob.references.through.objects.bulk_create(links)
         jobs_enqueue([job.id for job in created if job.status == Status.QUEUED], stamped=True)
     return batch
-
-
-# One-time keys: a repeated submission returns what the first one created -------------------
-
-
-def submission_earlier(*, user: User, key: str, fingerprint: str = "") -> GenerationJob | Batch | None:
-    """The job or batch `key` created in the last SUBMISSION_KEY_HOURS, else None. A key
-    sent again with another request (a different `fingerprint`) is refused."""
-    if not key:
-        return None
-    SubmissionKey.objects.filter(
-        user=user, key=key,
-        created_at__lt=timezone.now() - timedelta(hours=SUBMISSION_KEY_HOURS)).delete()
-    found = SubmissionKey.objects.select_related("job", "batch").filter(user=user, key=key).first()
-    if found is None:
-        return None
-    if fingerprint and found.fingerprint != fingerprint:
-        raise JobRefused(
-            "idempotency_key_reused",
-            _("This Idempotency-Key was sent with a different request in the last %(hours)s "
-              "hours. Use a new key for a new job.") % {"hours": SUBMISSION_KEY_HOURS},
-        )
-    return found.job or found.batch
-
-
-def _create_once(*, user: User, key: str, fingerprint: str, create: Callable, field: str):
-    earlier = submission_earlier(user=user, key=key, fingerprint=fingerprint)
-    if earlier is not None:
-        return earlier, False
-    try:
-        # The key row commits with what it created, or neither does: a concurrent repeat
-        # (a double click 30 ms later) waits on the unique (user, key) and then finds it.
-        with transaction.atomic():
-            made = create()
-            SubmissionKey.objects.create(user=user, key=key, fingerprint=fingerprint,
-                                         **{field: made})
-    except IntegrityError:
-        earlier = submission_earlier(user=user, key=key, fingerprint=fingerprint)
-        if earlier is None:
-            raise
-        return earlier, False
-    return made, True
-
-
-def job_create_once(
-    *, user: User, project: Project, spec: JobSpec, key: str, fingerprint: str = "",
-    parent: GenerationJob | None = None,
-) -> tuple[GenerationJob, bool]:
-    """job_create, at most once per `key` (a form's submission token, an API
-    Idempotency-Key): returns (job, created); a repeat returns the first job. No key: an
-    ordinary job_create."""
-    if not key:
-        return job_create(user=user, project=project, spec=spec, parent=parent), True
-    return _create_once(user=user, key=key, fingerprint=fingerprint, field="job", create=lambda:
-                        job_create(user=user, project=project, spec=spec, parent=parent))
-
-
-def batch_create_once(
-    *, user: User, project: Project, specs: Sequence[JobSpec], title: str = "", key: str,
-) -> tuple[Batch, bool]:
-    """batch_create, at most once per the batch form's submission token."""
-    if not key:
-        return batch_create(user=user, project=project, specs=specs, title=title), True
-    return _create_once(user=user, key=key, fingerprint="", field="batch", create=lambda:
-                        batch_create(user=user, project=project, specs=specs, title=title))

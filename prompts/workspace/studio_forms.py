@@ -18,13 +18,8 @@ from prompts.gateway.spec import (
 )
 from prompts.models import SUBSCRIBABLE_EVENTS, BriefTemplate, ReferenceImage, TaskType
 from prompts.pipeline.creation import JobSpec
-from prompts.workspace.forms import (
-    BATCH_MAX_ROWS,
-    _SubmittedOnce,
-    csv_upload_text,
-    style_version_of,
-    team_styles,
-)
+from prompts.workspace.batch_forms import BATCH_MAX_ROWS, csv_upload_text
+from prompts.workspace.forms import SubmittedOnceForm, style_version_of, team_styles
 from prompts.workspace.services.styles import StyleRules
 from prompts.workspace.services.templates import TemplateRefused, template_render
 
@@ -55,7 +50,7 @@ class TemplateForm(forms.Form):
             "column. Write {{ and }} for literal braces.") % {"example": example}
 
 
-class _TemplateUseForm(_SubmittedOnce):
+class _TemplateUseForm(SubmittedOnceForm):
     """What generating from a template asks besides the values: style, task type, references."""
 
     style = forms.ModelChoiceField(label=_("House style"), queryset=None, required=False,

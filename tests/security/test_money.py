@@ -16,7 +16,8 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from accounts.services import api_token_create
 from prompts.models import Batch, GenerationJob, ReferenceImage, SubmissionKey
-from prompts.pipeline.creation import JobSpec, job_create_once
+from prompts.pipeline.creation import JobSpec
+from prompts.pipeline.submissions import job_create_once
 from prompts.workspace.services.references import reference_archive, reference_create
 from tests.factories import ProjectFactory
 from tests.security.conftest import submission_token

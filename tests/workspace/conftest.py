@@ -1,6 +1,8 @@
 """Workspace fixtures: images made with Pillow, records with ledger rows, a second member."""
 
 import io
+import socket
+import ssl
 from decimal import Decimal
 
 import pytest
@@ -10,7 +12,9 @@ from PIL import Image, ImageDraw
 
 from prompts.models import GenerationJob, PromptRecord
 from prompts.usage.ledger import CallFacts, ledger_record
+from prompts.workspace import url_fetch
 from tests.factories import JobFactory
+from tests.workspace.url_servers import ImageServer, self_signed_certificate
 
 
 def image_bytes(fmt: str = "JPEG", size=(640, 480), **params) -> bytes:
@@ -66,3 +70,46 @@ def csrf_client(crew):
 @pytest.fixture
 def queued_job(project, crew):
     return JobFactory(project=project, created_by=crew.member, status=GenerationJob.Status.QUEUED)
+
+
+# Fetching references from URLs: a fake resolver and image servers on loopback -------------
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """name -> addresses (IPv4 literals resolve to themselves); lookups are recorded."""
+
+    class FakeDns(dict):
+        lookups: list[str] = []
+
+        def resolve(self, host: str, port: int) -> list[str]:
+            self.lookups.append(host)
+            if host.replace(".", "").isdigit():
+                return [host]
+            if host not in self:
+                raise socket.gaierror(socket.EAI_NONAME, "unknown name")
+            return self[host]
+
+    fake = FakeDns()
+    fake.lookups = []
+    monkeypatch.setattr(url_fetch, "resolve_host", fake.resolve)
+    return fake
+
+
+@pytest.fixture
+def server():
+    image_server = ImageServer()
+    yield image_server
+    image_server.close()
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 whose certificate names images.test."""
+    cert_file, key_file, pem = self_signed_certificate(tmp_path, "images.test")
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    image_server = ImageServer(server_context)
+    image_server.client_context = ssl.create_default_context(cadata=pem)
+    yield image_server
+    image_server.close()

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.services import audit_record
 from prompts.models import Comment, Favourite, GenerationJob, PromptRecord, Rating, Tag
-from prompts.pipeline.creation import JobSpec, job_create_once
+from prompts.pipeline.creation import JobSpec
+from prompts.pipeline.submissions import job_create_once
 from prompts.usage.ledger import rollup_accept
 from prompts.workspace.services.reviews import record_check_unlocked
 

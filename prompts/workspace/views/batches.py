@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 from prompts.access import batch_for_member, project_for_member
 from prompts.models import PromptRecord
 from prompts.pipeline.control import batch_cancel, batch_retry_failed
-from prompts.pipeline.creation import JobRefused, batch_create_once
-from prompts.workspace.forms import BatchForm
+from prompts.pipeline.creation import JobRefused
+from prompts.pipeline.submissions import batch_create_once
+from prompts.workspace.batch_forms import BatchForm
 from prompts.workspace.selectors.batches import batch_jobs, batch_progress, batches_for_team
 from prompts.workspace.selectors.estimates import brief_split_rows, jobs_estimate
 from prompts.workspace.selectors.library import records_for_export

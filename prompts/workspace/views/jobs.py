@@ -12,7 +12,8 @@ from prompts.access import job_for_member, project_for_member, reference_for_mem
 from prompts.gateway.kept_settings import brief_with_kept_settings, kept_settings_clean
 from prompts.gateway.limits import TASK_PRESETS, TEMPERATURE_WARN_ABOVE
 from prompts.pipeline.control import job_cancel, job_retry
-from prompts.pipeline.creation import JobRefused, job_create_once
+from prompts.pipeline.creation import JobRefused
+from prompts.pipeline.submissions import job_create_once
 from prompts.workspace.forms import GenerateForm, JobFilterForm
 from prompts.workspace.selectors.estimates import jobs_estimate
 from prompts.workspace.selectors.jobs import (

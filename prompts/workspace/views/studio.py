@@ -9,7 +9,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import actor_of, parse_id
 from prompts.access import project_for_member, style_for_member, template_for_member
-from prompts.pipeline.creation import JobRefused, batch_create_once, job_create_once
+from prompts.pipeline.creation import JobRefused
+from prompts.pipeline.submissions import batch_create_once, job_create_once
 from prompts.workspace.formats.generator_formats import A1111_SAMPLER_LABELS
 from prompts.workspace.selectors.studio import (
     studio_overview,
