@@ -32,10 +32,12 @@ def team_wants(team_id: int, kind: str) -> bool:
 
 
 def event_emit(*, team_id: int, kind: str, payload: dict | None = None, job_id: int | None = None,
-               record_id: int | None = None, endpoint_id: int | None = None) -> WebhookEvent | None:
-    """An outbox row for the event, if anyone listens (a test event always has a listener).
-    `payload` may be left None for job events: the fan-out builds it from the job."""
-    if endpoint_id is None and not team_wants(team_id, kind):
+               record_id: int | None = None, endpoint_id: int | None = None,
+               listening: bool = False) -> WebhookEvent | None:
+    """An outbox row for the event, if anyone listens (a test event always has a listener;
+    `listening`: the caller has checked). `payload` may be left None for job events: the
+    fan-out builds it from the job."""
+    if endpoint_id is None and not listening and not team_wants(team_id, kind):
         return None
     event = WebhookEvent.objects.create(team_id=team_id, kind=kind, payload=payload,
                                         job_id=job_id, record_id=record_id,
@@ -61,10 +63,18 @@ def job_event_emit(*, job_id: int, team_id: int, status: str) -> WebhookEvent | 
 
 
 def jobs_event_emit(*, job_ids: list[int], status: str) -> None:
-    """job.failed (or succeeded) for several jobs one sweep has just finished."""
+    """job.failed (or succeeded) for several jobs one sweep has just finished; each team's
+    subscriptions are read once, not once per job."""
+    kind = JOB_STATUS_EVENTS.get(status)
+    if kind is None:
+        return
+    wanted: dict[int, bool] = {}
     teams = GenerationJob.objects.filter(pk__in=job_ids).values_list("id", "project__team_id")
     for job_id, team_id in teams:
-        job_event_emit(job_id=job_id, team_id=team_id, status=status)
+        if team_id not in wanted:
+            wanted[team_id] = team_wants(team_id, kind)
+        if wanted[team_id]:
+            event_emit(team_id=team_id, kind=kind, job_id=job_id, listening=True)
 
 
 def budget_event_emit(budget, spent, month) -> WebhookEvent | None:

@@ -53,6 +53,9 @@ class Attempt:
     call: GatewayCall
     price: object | None  # ModelPrice or run.PriceInForce: what the call is charged at
     held: tuple[str, ...] = ()  # Redis keys of the budgets its maximum cost is reserved in
+    # The team has an active webhook endpoint (read with the job): without one, finishing a
+    # job looks for no subscription.
+    webhooks: bool = True
 
     def record(self, facts_from, **extra) -> GatewayCall:
         """Complete the attempt's ledger row (and rollup) and commit it: billed usage is in
@@ -77,7 +80,7 @@ class Attempt:
             GenerationJob.objects.filter(pk=self.job.pk, status=Status.RUNNING,
                                          attempts=self.number).update(**changes)
         )
-        if finished:
+        if finished and self.webhooks:
             job_event_emit(job_id=self.job.pk, team_id=self.team_id, status=changes["status"])
         return finished
 

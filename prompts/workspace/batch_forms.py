@@ -18,6 +18,16 @@ BATCH_CSV_MAX_BYTES = 2 * 1024 * 1024
 CSV_COLUMNS = ("brief", "task_type", "temperature", "references")
 
 
+def batch_rows_check(specs: list, errors: list) -> None:
+    """The rows' own errors, else a batch too big: what every batch form refuses alike."""
+    if errors:
+        raise forms.ValidationError(errors)
+    if len(specs) > BATCH_MAX_ROWS:
+        raise forms.ValidationError(
+            _("A batch can hold at most %(max)s briefs; this one has %(n)s.")
+            % {"max": BATCH_MAX_ROWS, "n": len(specs)})
+
+
 def csv_upload_text(upload) -> tuple[str, str | None]:
     """The text of an uploaded CSV, or a message saying why it cannot be read."""
     if upload.size > BATCH_CSV_MAX_BYTES:
@@ -76,12 +86,7 @@ class BatchForm(SubmittedOnceForm):
             specs, rows, errors = self._from_text(data["text"], data)
         else:
             raise forms.ValidationError(_("Paste some briefs or choose a CSV file."))
-        if errors:
-            raise forms.ValidationError(errors)
-        if len(specs) > BATCH_MAX_ROWS:
-            raise forms.ValidationError(
-                _("A batch can hold at most %(max)s briefs; this one has %(n)s.")
-                % {"max": BATCH_MAX_ROWS, "n": len(specs)})
+        batch_rows_check(specs, errors)
         data["specs"], self.source_rows = specs, rows
         return data
 

@@ -18,7 +18,7 @@ from prompts.gateway.spec import (
 )
 from prompts.models import SUBSCRIBABLE_EVENTS, BriefTemplate, ReferenceImage, TaskType
 from prompts.pipeline.creation import JobSpec
-from prompts.workspace.batch_forms import BATCH_MAX_ROWS, csv_upload_text
+from prompts.workspace.batch_forms import batch_rows_check, csv_upload_text
 from prompts.workspace.forms import SubmittedOnceForm, style_version_of, team_styles
 from prompts.workspace.services.styles import StyleRules
 from prompts.workspace.services.templates import TemplateRefused, template_render
@@ -132,12 +132,7 @@ class TemplateBatchForm(_TemplateUseForm):
         if problem:
             raise forms.ValidationError(problem)
         specs, rows, errors = self._rows(text)
-        if errors:
-            raise forms.ValidationError(errors)
-        if len(specs) > BATCH_MAX_ROWS:
-            raise forms.ValidationError(
-                _("A batch can hold at most %(max)s briefs; this one has %(n)s.")
-                % {"max": BATCH_MAX_ROWS, "n": len(specs)})
+        batch_rows_check(specs, errors)
         data["specs"], self.source_rows = specs, rows
         return data
 
