@@ -17,6 +17,8 @@ urlpatterns = [
          name="reconciliation_source"),
     path("usage/reconciliation/<int:run_id>/", usage.reconciliation_detail,
          name="reconciliation_detail"),
+    path("usage/reconciliation/<int:run_id>/items/<int:item_id>/settle/",
+         usage.reconciliation_item_settle, name="reconciliation_item_settle"),
     path("usage/reconciliation/<int:run_id>/export.csv", usage.reconciliation_csv,
          name="reconciliation_csv"),
 ]

@@ -34,6 +34,7 @@ from prompts.usage.prices import calls_reprice, price_set
 from prompts.usage.prices import price_book as price_book_rows
 from prompts.usage.reconciliation import selectors as recon
 from prompts.usage.reconciliation.runs import reconciliation_run
+from prompts.usage.reconciliation.settle import item_settle
 from prompts.usage.reconciliation.source import log_source, log_source_set, log_source_settings
 
 
@@ -224,9 +225,28 @@ def reconciliation_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     items = Paginator(recon.run_items(run, team_id=team_id), 100).get_page(
         request.GET.get("page"))
     return render(request, "usage/reconciliation_run.html", {
-        "run": run, "items": items, "rows": [(item, recon.item_note(item)) for item in items],
+        "run": run, "items": items,
+        "rows": [(item, recon.item_note(item), recon.item_settleable(item)) for item in items],
         "admin": team_id is None, "part": recon.team_part(run, team_id) if team_id else None,
         **_team_nav(request, team_id)})
+
+
+@login_required
+@require_POST
+def reconciliation_item_settle(request: HttpRequest, run_id: int, item_id: int) -> HttpResponse:
+    """Confirm a probable match by time: the unconfirmed call takes the gateway's numbers."""
+    team_id = _reconciliation_scope(request)
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    get_object_or_404(recon.run_items(run, team_id=team_id), pk=item_id)
+    call = item_settle(item_id=item_id, run_id=run.pk, team_id=team_id, actor=request.user)
+    if call is None:
+        messages.info(request, _("Nothing was settled: this call is no longer unconfirmed."))
+    else:
+        cost = yuan(call.cost) if call.cost is not None else "—"
+        messages.success(request, _("Call %(call)s is settled with the gateway's tokens and "
+                                    "¥%(cost)s.") % {"call": call.pk, "cost": cost})
+    url = reverse("reconciliation_detail", args=[run.pk])
+    return redirect(f"{url}?team={team_id}" if team_id else url)
 
 
 @login_required

@@ -53,3 +53,35 @@ def test_it_reconciles_an_uploaded_log_and_shows_what_differs(page, login, crew,
     expect(page.locator("#reconciliation-runs tbody tr")).to_have_count(1)
     expect(page.locator("#reconciliation-runs tbody")).to_contain_text("0.012")
     expect(page.locator("#reconciliation-runs")).not_to_contain_text("0.015200")
+
+
+def test_a_manager_settles_a_match_by_time_with_one_click_of_two(page, login, crew, project,
+                                                                 price):
+    """The run left an unconfirmed call matched by time alone; the manager double-clicks
+    "Settle with the gateway's numbers": one settlement, the difference gone."""
+    from datetime import date
+
+    from accounts.models import AuditEvent
+    from prompts.usage.ledger import ledger_open
+    from prompts.usage.reconciliation.runs import reconciliation_run
+
+    at = local(2026, 3, 2, 9)
+    job = JobFactory(project=project, created_by=crew.member)
+    call = ledger_open(job=job, attempt=1, team_id=crew.team.id, key_id=None, price=price,
+                       started_at=at)
+    GatewayCall.objects.filter(pk=call.pk).update(state="unknown")
+    entry = {"created_at": int(at.timestamp()) + 6, "model_name": call.model,
+             "prompt_tokens": 1000, "completion_tokens": 500, "request_id": ""}
+    run = reconciliation_run(since=date(2026, 3, 2), until=date(2026, 3, 2),
+                             file_data=json.dumps([entry]).encode(), filename="log.json")
+
+    login("mia", PASSWORD)
+    page.goto(f"/usage/reconciliation/{run.pk}/?team={crew.team.pk}")
+    expect(page.locator("#run-items tbody")).to_contain_text("matched by time only")
+    page.locator(".recon-settle button").dblclick()
+    expect(page.locator(".messages")).to_contain_text(f"Call {call.pk} is settled")
+    expect(page.locator("#run-items tbody")).to_contain_text("confirmed by a person")
+    expect(page.locator(".recon-settle")).to_have_count(0)
+    assert AuditEvent.objects.filter(action="ledger.settle").count() == 1
+    call.refresh_from_db()
+    assert (call.state, call.cost) == ("completed", Decimal("0.006000"))

@@ -50,6 +50,8 @@ CSV_HEADER = (
 
 def item_note(item: ReconciliationItem) -> str:
     if item.kind == ReconciliationItem.Kind.SETTLED:
+        if not item.by_request_id:
+            return str(_("Settled from the log (matched by time, confirmed by a person)"))
         return str(_("Settled from the log (matched by request id)"))
     if item.settled_not_billed:
         return str(_("Settled as not billed: the log has no such call"))
@@ -58,6 +60,12 @@ def item_note(item: ReconciliationItem) -> str:
             return str(_("The call was still in flight"))
         return str(_("Probably this unconfirmed call (matched by time only): not settled"))
     return ""
+
+
+def item_settleable(item: ReconciliationItem) -> bool:
+    """A probable match by time alone, its call still unconfirmed: a person may settle it."""
+    return (item.kind == ReconciliationItem.Kind.GATEWAY_ONLY and item.call_id is not None
+            and item.state == "unknown")
 
 
 def run_csv_rows(run: ReconciliationRun, *, team_id: int | None) -> Iterator[list]:

@@ -2,7 +2,8 @@
 the bill: a row the log billed takes the log's tokens and ¥; a row the log has no call for,
 when the log names calls by our request id, was not billed (¥0). Each settlement completes
 the row once (it must still be unknown), adds it to the rollup, frees what its budgets held
-beyond the real cost, and is audited."""
+beyond the real cost, and is audited. A match by time alone is settled only when a person
+confirms it on the run's page (`item_settle`)."""
 
 from decimal import Decimal
 
@@ -11,12 +12,13 @@ from django.db import transaction
 from accounts.models import User
 from accounts.services import audit_record
 from prompts.gateway.usage_log import UsageLogEntry
-from prompts.models import GatewayCall, ModelPrice
-from prompts.usage.ledger import rollup_add
+from prompts.models import GatewayCall, ModelPrice, ReconciliationItem, ReconciliationRun
+from prompts.usage.ledger import call_cost, price_in_force, rollup_add
 from prompts.usage.reservations import budget_settle
 
 Outcome = GatewayCall.Outcome
 State = GatewayCall.State
+Kind = ReconciliationItem.Kind
 
 
 def _settle(call_id: int, fields: dict, *, run_id: int, evidence: dict,
@@ -62,3 +64,52 @@ def call_settle_not_billed(*, call_id: int, run_id: int,
         "price_id": None,
         "error_message": f"Not in the gateway's usage log (reconciliation {run_id}): not billed.",
     }, run_id=run_id, actor=actor, evidence={"source": "not_billed"})
+
+
+def item_settle(*, item_id: int, run_id: int, team_id: int | None,
+                actor: User) -> GatewayCall | None:
+    """A person confirms a probable match by time alone: the unknown call takes the log
+    entry's tokens and ¥, as a match by request id would, and the run's figures follow.
+    `team_id`: the manager's team (None: a site admin). None when there is nothing to
+    settle: not such an item, already settled, or the call is no longer unknown."""
+    with transaction.atomic():
+        items = ReconciliationItem.objects.select_for_update().filter(
+            pk=item_id, run_id=run_id, kind=Kind.GATEWAY_ONLY, call__isnull=False,
+            state=State.UNKNOWN)
+        item = (items if team_id is None else items.filter(team_id=team_id)).first()
+        if item is None:
+            return None
+        entry = UsageLogEntry(
+            gateway_id="", created_at=item.logged_at, model=item.model,
+            prompt_tokens=item.gateway_prompt_tokens or 0,
+            completion_tokens=item.gateway_completion_tokens or 0, quota=item.quota,
+            cost=item.gateway_cost, request_id=item.request_id, token_name="")
+        price = price_in_force(item.model, item.logged_at)
+        if price is not None and item.gateway_cost != call_cost(
+                price, entry.prompt_tokens, entry.completion_tokens):
+            price = None  # the ¥ came from the log itself, not from our price book
+        call = call_settle_billed(call_id=item.call_id, entry=entry, cost=item.gateway_cost,
+                                  price=price, run_id=run_id, actor=actor)
+        if call is None:
+            return None
+        item.kind = Kind.SETTLED
+        item.save(update_fields=["kind"])
+        _run_add_settlement(item)
+        return call
+
+
+def _run_add_settlement(item: ReconciliationItem) -> None:
+    """The run's totals after one more settled call (the run row is locked meanwhile)."""
+    run = ReconciliationRun.objects.select_for_update().get(pk=item.run_id)
+    cost = item.gateway_cost or 0
+    run.gateway_only -= 1
+    run.settled_unknown += 1
+    run.yuan_ledger += cost
+    run.difference = run.yuan_gateway - run.yuan_ledger
+    team = run.teams.get(str(item.team_id))
+    if team is not None:
+        team["differences"] = max(team.get("differences", 0) - 1, 0)
+        team["settled"] = team.get("settled", 0) + 1
+        team["yuan_ledger"] = str(Decimal(team.get("yuan_ledger", "0")) + cost)
+    run.save(update_fields=["gateway_only", "settled_unknown", "yuan_ledger", "difference",
+                            "teams"])
