@@ -2,7 +2,7 @@
 (or batch); sending it again returns what the first one created."""
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,11 +21,12 @@ def submission_earlier(*, user: User, key: str, fingerprint: str = "") -> Genera
     sent again with another request (a different `fingerprint`) is refused."""
     if not key:
         return None
-    SubmissionKey.objects.filter(
-        user=user, key=key,
-        created_at__lt=timezone.now() - timedelta(hours=SUBMISSION_KEY_HOURS)).delete()
     found = SubmissionKey.objects.select_related("job", "batch").filter(user=user, key=key).first()
     if found is None:
+        return None
+    if found.created_at < _expiry(timezone.now()):
+        # Beat's sweep had not removed it yet: it stands for nothing now.
+        SubmissionKey.objects.filter(pk=found.pk).delete()
         return None
     if fingerprint and found.fingerprint != fingerprint:
         raise JobRefused(
@@ -34,6 +35,15 @@ def submission_earlier(*, user: User, key: str, fingerprint: str = "") -> Genera
               "hours. Use a new key for a new job.") % {"hours": SUBMISSION_KEY_HOURS},
         )
     return found.job or found.batch
+
+
+def _expiry(now: datetime) -> datetime:
+    return now - timedelta(hours=SUBMISSION_KEY_HOURS)
+
+
+def submission_keys_expire(now: datetime) -> int:
+    """Beat's sweep: forget the keys older than SUBMISSION_KEY_HOURS."""
+    return SubmissionKey.objects.filter(created_at__lt=_expiry(now)).delete()[0]
 
 
 def _create_once(*, user: User, key: str, fingerprint: str, create: Callable, field: str):

@@ -18,6 +18,7 @@ from prompts.events import jobs_event_emit
 from prompts.models import GatewayCall, GenerationJob, ModerationHold
 from prompts.pipeline.dispatch import dispatch_paused, jobs_enqueue, jobs_resume
 from prompts.pipeline.keys import gateway_keys_retire_due
+from prompts.pipeline.submissions import submission_keys_expire
 from prompts.usage.budgets import budget_room
 from prompts.usage.ledger import max_cost, price_in_force
 
@@ -148,6 +149,7 @@ DUTIES = {
     "resent": resend_lost,
     "resumed": resume_parked,
     "retired_keys": gateway_keys_retire_due,
+    "submission_keys": submission_keys_expire,
 }
 
 

@@ -173,6 +173,23 @@ def test_it_keeps_idempotency_keys_per_user_and_for_24_hours(client, token, crew
     assert SubmissionKey.objects.filter(key="api:shared").count() == 2  # one per user
 
 
+def test_it_forgets_keys_older_than_24_hours_in_the_sweep(client, token, project,
+                                                          frozen_clock):
+    from prompts.pipeline.sweeper import jobs_sweep
+
+    body = {"project": project.id, "brief": "One"}
+    old = _post_job(client, token, body, key="old").json()["id"]
+    frozen_clock.shift(timedelta(hours=20))
+    _post_job(client, token, body, key="recent")
+    frozen_clock.shift(timedelta(hours=4, seconds=1))
+    assert jobs_sweep()["submission_keys"] == 1
+    assert list(SubmissionKey.objects.values_list("key", flat=True)) == ["api:recent"]
+    assert jobs_sweep()["submission_keys"] == 0
+    # The job the old key created is kept; the key may now make a new one.
+    assert GenerationJob.objects.filter(pk=old).exists()
+    assert _post_job(client, token, body, key="old").json()["id"] != old
+
+
 def test_it_creates_a_job_per_request_without_a_key_and_refuses_a_bad_key(client, token,
                                                                          project):
     body = {"project": project.id, "brief": "One"}
