@@ -38,6 +38,7 @@ class ReviewStep(models.Model):
         APPROVE = "approve", _("approved")
         REQUEST_CHANGES = "request_changes", _("requested changes")
         WITHDRAW = "withdraw", _("withdrew from review")
+        REVOKE = "revoke", _("revoked the approval")
 
     record = models.ForeignKey(PromptRecord, on_delete=models.CASCADE,
                                related_name="review_steps")

@@ -100,6 +100,8 @@ urlpatterns = [
          name="record_submit"),
     path("records/<int:record_id>/review/withdraw/", reviews.record_withdraw_view,
          name="record_withdraw"),
+    path("records/<int:record_id>/review/revoke/", reviews.record_revoke_view,
+         name="record_revoke"),
     path("records/<int:record_id>/review/decide/", reviews.record_decide_view,
          name="record_decide"),
     path("studio/reviews/", reviews.review_queue_view, name="review_queue"),

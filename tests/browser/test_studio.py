@@ -93,7 +93,7 @@ def test_a_member_compares_two_records_from_the_library(browser, live_server, cr
         context.close()
 
 
-def test_a_member_submits_and_a_manager_approves(browser, live_server, crew, project):
+def test_a_member_submits_a_manager_approves_and_revokes(browser, live_server, crew, project):
     record = make_record(project, crew.member)
     member, page = sign_in(browser, live_server, "ming")
     manager, lead = sign_in(browser, live_server, "mia")
@@ -114,6 +114,19 @@ def test_a_member_submits_and_a_manager_approves(browser, live_server, crew, pro
         expect(page.locator("#edit-link")).to_have_count(0)  # locked
         expect(page.locator("#rerun-link")).to_have_text("Re-run as a new version")
         assert PromptRecord.objects.get(pk=record.pk).approved_by == crew.manager
+        expect(page.locator("#revoke-approval")).to_have_count(0)  # managers only
+
+        # The manager takes it back, saying why; the author can edit it again.
+        lead.goto(f"/records/{record.id}/")
+        lead.click("#revoke-approval summary")
+        lead.fill("#revoke-comment", "The client's logo is in the prompt")
+        lead.click("#revoke-button")
+        expect(lead.locator(".messages")).to_contain_text("Approval revoked")
+        expect(lead.locator("#review-badge")).to_have_text("Changes requested")
+        page.reload()
+        expect(page.locator(".review-history")).to_contain_text("revoked the approval")
+        expect(page.locator(".review-history")).to_contain_text("The client's logo")
+        expect(page.locator("#edit-link")).to_be_visible()
     finally:
         member.close()
         manager.close()

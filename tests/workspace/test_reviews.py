@@ -144,6 +144,75 @@ def test_a_change_to_an_approved_record_is_a_rerun_linked_to_it(member_client, a
     assert reload(approved).review_status == Review.APPROVED  # untouched
 
 
+# Taking an approval back -------------------------------------------------------------------
+
+def test_a_manager_revokes_an_approval_with_a_reason_once(manager_client, approved, crew):
+    from prompts.models import ShareLink
+    from prompts.workspace.services.shares import share_link_create
+
+    link, token = share_link_create(user=crew.member, record=approved)
+    page = manager_client.get(reverse("record_detail", args=[approved.id])).content.decode()
+    assert 'id="revoke-approval"' in page
+    url = reverse("record_revoke", args=[approved.id])
+
+    refused = manager_client.post(url, {"comment": "  "}, follow=True)
+    assert "Say why the approval is revoked." in refused.content.decode()
+    assert reload(approved).review_status == Review.APPROVED
+
+    done = manager_client.post(url, {"comment": "The client's logo is in the prompt"},
+                               follow=True)
+    assert "Approval revoked" in done.content.decode()
+    record = reload(approved)
+    assert record.review_status == Review.CHANGES_REQUESTED and not record.is_locked
+    assert (record.approved_by, record.approved_at) == (None, None)
+    step = ReviewStep.objects.filter(record=record).last()
+    assert (step.actor, step.action, step.comment) == (
+        crew.manager, "revoke", "The client's logo is in the prompt")
+    assert AuditEvent.objects.filter(action="record.review.revoke", actor=crew.manager).exists()
+    assert ShareLink.objects.get(pk=link.pk).revoked_at is not None
+    assert AuditEvent.objects.filter(action="share_link.revoke").count() == 1
+    assert Client().get(reverse("shared", args=[token])).status_code == 404
+    html = manager_client.get(reverse("house_library")).content.decode()
+    assert f'id="house-{record.id}"' not in html
+    history = manager_client.get(reverse("record_detail", args=[record.id])).content.decode()
+    assert "revoked the approval" in history and 'id="revoke-approval"' not in history
+
+    # The same form sent again (a second tab): nothing more happens.
+    again = manager_client.post(url, {"comment": "again"}, follow=True)
+    assert "review has moved on" in again.content.decode()
+    assert ReviewStep.objects.filter(record=record, action="revoke").count() == 1
+
+    # The author can change it and submit it again.
+    member = Client()
+    member.force_login(crew.member)
+    assert member.post(reverse("record_edit", args=[record.id]), {
+        "positive_prompt": "a lighthouse, no logo", "negative_prompt": "logo"}).status_code == 302
+    record_submit(record=reload(record), user=crew.member)
+    assert reload(record).review_status == Review.PENDING
+
+
+def test_only_a_manager_revokes_an_approval(client, approved, crew):
+    reviewer = UserFactory(username="lin")
+    MembershipFactory(user=reviewer, team=crew.team)
+    reviewer_add(team=crew.team, user=reviewer, actor=crew.manager)
+    url = reverse("record_revoke", args=[approved.id])
+    for user in (crew.member, reviewer):  # the author; a named reviewer
+        client.force_login(user)
+        page = client.get(reverse("record_detail", args=[approved.id])).content.decode()
+        assert 'id="revoke-approval"' not in page
+        response = client.post(url, {"comment": "I changed my mind"}, follow=True)
+        assert "Only a manager of the team can revoke an approval." in response.content.decode()
+    assert reload(approved).review_status == Review.APPROVED
+    assert not AuditEvent.objects.filter(action="record.review.revoke").exists()
+
+
+def test_a_record_that_is_not_approved_cannot_be_revoked(manager_client, submitted):
+    response = manager_client.post(reverse("record_revoke", args=[submitted.id]),
+                                   {"comment": "why not"}, follow=True)
+    assert "review has moved on" in response.content.decode()
+    assert reload(submitted).review_status == Review.PENDING
+
+
 # Pages ------------------------------------------------------------------------------------
 
 def test_the_queue_counts_what_waits_and_offers_decisions_to_reviewers(manager_client, client,

@@ -53,6 +53,7 @@ OBJECT_VIEWS = [
     ("POST", "record_submit", ["record_id"], {}),
     ("POST", "record_withdraw", ["pending_id"], {}),
     ("POST", "record_decide", ["pending_id"], {"decision": "approve"}),
+    ("POST", "record_revoke", ["approved_id"], {"comment": "not ours to take back"}),
     ("POST", "record_share", ["approved_id"], {"days": "7"}),
     ("POST", "project_share", ["project_id"], {"days": "7"}),
     ("POST", "share_revoke", ["link_id"], {}),

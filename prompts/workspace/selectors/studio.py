@@ -56,6 +56,7 @@ class RecordStudio:
 
     history: list
     can_review: bool
+    can_revoke: bool  # a manager of the team: may take an approval back
     compare_ids: str  # the record with its parent and re-runs, up to four
     template: object
     template_values: dict | None
@@ -73,6 +74,9 @@ def record_studio(*, record: PromptRecord, user: User) -> RecordStudio:
     return RecordStudio(
         history=review_history(record),
         can_review=can_review(user=user, team_id=record.project.team_id),
+        can_revoke=(record.review_status == Review.APPROVED and Membership.objects.filter(
+            user=user, team_id=record.project.team_id,
+            role=Membership.Role.MANAGER).exists()),
         compare_ids=",".join(str(pk) for pk in chain[:4]) if len(chain) > 1 else "",
         template=job.template, template_values=job.template_values,
         style_version=job.style_version,

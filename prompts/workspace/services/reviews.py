@@ -3,8 +3,10 @@
 draft ─submit→ pending ─approve→ approved (locked: a change is a re-run)
                  │  └─request changes→ changes_requested ─submit→ pending
                  └─withdraw→ draft
+approved ─revoke (a manager, with a reason)→ changes_requested
 Managers and the members a manager named reviewers decide; nobody approves their own
-record. Every transition is a ReviewStep and an audit event, written with a conditional
+record. Only a manager takes an approval back: the record leaves the house library and its
+share links stop working. Every transition is a ReviewStep and an audit event, written with a conditional
 update so two reviewers deciding at once cannot both win.
 """
 
@@ -16,9 +18,10 @@ from accounts.models import Membership, Team, User
 from accounts.services import audit_record
 from grokweb.refusals import Refusal
 from prompts.events import event_emit
-from prompts.models import PromptRecord, ReviewStep, TeamReviewer, WebhookEventKind
+from prompts.models import PromptRecord, ReviewStep, ShareLink, TeamReviewer, WebhookEventKind
 from prompts.workspace.selectors.studio import can_review
 from prompts.workspace.selectors.webhooks import record_data
+from prompts.workspace.services.shares import share_link_revoke
 
 Review = PromptRecord.Review
 Action = ReviewStep.Action
@@ -93,6 +96,26 @@ def record_review_decide(*, record: PromptRecord, user: User, decision: str, com
         return _move(record, user=user, action=Action.REQUEST_CHANGES, sources=(Review.PENDING,),
                      target=Review.CHANGES_REQUESTED, comment=comment, ip_address=ip_address)
     raise ReviewRefused("bad_decision", _("Approve or request changes."))
+
+
+def record_approval_revoke(*, record: PromptRecord, user: User, comment: str,
+                           ip_address: str | None = None) -> PromptRecord:
+    """A manager takes an approval back, saying why: changes requested, out of the house
+    library, unlocked, and the record's live share links revoked, in one transaction."""
+    if not Membership.objects.filter(user=user, team_id=record.project.team_id,
+                                     role=Membership.Role.MANAGER).exists():
+        raise ReviewRefused("not_manager", _(
+            "Only a manager of the team can revoke an approval."), status=403)
+    if not comment.strip():
+        raise ReviewRefused("comment_needed", _("Say why the approval is revoked."),
+                            field="comment")
+    with transaction.atomic():
+        record = _move(record, user=user, action=Action.REVOKE, sources=(Review.APPROVED,),
+                       target=Review.CHANGES_REQUESTED, comment=comment,
+                       ip_address=ip_address, approved_by=None, approved_at=None)
+        for link in ShareLink.objects.filter(record=record, revoked_at__isnull=True):
+            share_link_revoke(link=link, user=user, ip_address=ip_address)
+    return record
 
 
 def record_check_unlocked(record: PromptRecord) -> None:

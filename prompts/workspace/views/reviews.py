@@ -17,6 +17,7 @@ from prompts.workspace.services.records import EDITABLE_FIELDS, record_edit
 from prompts.workspace.services.reviews import (
     ReviewRefused,
     can_review,
+    record_approval_revoke,
     record_check_unlocked,
     record_review_decide,
     record_submit,
@@ -87,6 +88,23 @@ def record_decide_view(request: HttpRequest, record_id: int) -> HttpResponse:
                          if record.review_status == "approved" else _("Changes requested."))
     if request.POST.get("next") == "queue":
         return redirect("review_queue")
+    return _back_to(record)
+
+
+@require_POST
+@login_required
+def record_revoke_view(request: HttpRequest, record_id: int) -> HttpResponse:
+    record = record_for_member(request.user, record_id)
+    form = ReviewCommentForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    try:
+        record_approval_revoke(record=record, user=request.user, comment=comment,
+                               ip_address=actor_of(request)["ip_address"])
+    except ReviewRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, _("Approval revoked: the record is out of the house library, "
+                                    "unlocked, and its share links no longer open."))
     return _back_to(record)
 
 
