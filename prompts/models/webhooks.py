@@ -17,12 +17,15 @@ class WebhookEventKind(models.TextChoices):
     JOB_SUCCEEDED = "job.succeeded", _("A job succeeded")
     JOB_FAILED = "job.failed", _("A job failed or was rejected")
     RECORD_APPROVED = "record.approved", _("A record was approved")
+    RECORD_APPROVAL_REVOKED = "record.approval_revoked", _("A record's approval was revoked")
     BUDGET_WARNING = "budget.warning", _("A budget reached its warning level")
     TEST = "webhook.test", _("Test event")
 
 
 SUBSCRIBABLE_EVENTS = (WebhookEventKind.JOB_SUCCEEDED, WebhookEventKind.JOB_FAILED,
-                       WebhookEventKind.RECORD_APPROVED, WebhookEventKind.BUDGET_WARNING)
+                       WebhookEventKind.RECORD_APPROVED,
+                       WebhookEventKind.RECORD_APPROVAL_REVOKED,
+                       WebhookEventKind.BUDGET_WARNING)
 
 
 class WebhookEndpoint(models.Model):

@@ -39,7 +39,8 @@ from tests.conftest import deliver_all, drain
 from tests.workspace.conftest import make_record
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-ALL_EVENTS = ["job.succeeded", "job.failed", "record.approved", "budget.warning"]
+ALL_EVENTS = ["job.succeeded", "job.failed", "record.approved", "record.approval_revoked",
+              "budget.warning"]
 
 
 def readme_verifier():
@@ -256,6 +257,22 @@ def test_a_budget_warning_is_sent(endpoint, webhook_receiver, project, crew, pri
     body = json.loads(webhook_receiver.requests[0]["body"])
     assert body["type"] == "budget.warning"
     assert body["data"]["spent"] == "0.003600" and body["data"]["budget"]["team"] == crew.team.name
+
+
+def test_a_revoked_approval_is_sent_with_the_reason(endpoint, webhook_receiver, record, crew):
+    from prompts.workspace.services.reviews import record_approval_revoke
+
+    approve(record, crew)
+    record_approval_revoke(record=record, user=crew.manager, comment="Logo in the prompt")
+    deliver_all()
+    bodies = sorted((json.loads(request["body"]) for request in webhook_receiver.requests),
+                    key=lambda body: int(body["id"].removeprefix("evt_")))
+    assert [body["type"] for body in bodies] == ["record.approved", "record.approval_revoked"]
+    revoked = bodies[1]["data"]
+    assert revoked["comment"] == "Logo in the prompt"
+    assert revoked["record"]["id"] == record.id
+    assert (revoked["record"]["review_status"], revoked["record"]["approved_by"]) == (
+        "changes_requested", None)
 
 
 def test_an_endpoint_hears_only_what_it_subscribed_to(webhook_receiver, record, crew):

@@ -5,8 +5,8 @@ draft ─submit→ pending ─approve→ approved (locked: a change is a re-run)
                  └─withdraw→ draft
 approved ─revoke (a manager, with a reason)→ changes_requested
 Managers and the members a manager named reviewers decide; nobody approves their own
-record. Only a manager takes an approval back: the record leaves the house library and its
-share links stop working. Every transition is a ReviewStep and an audit event, written with a conditional
+record. Only a manager takes an approval back: the record leaves the house library, its
+share links stop working, and webhooks hear `record.approval_revoked`. Every transition is a ReviewStep and an audit event, written with a conditional
 update so two reviewers deciding at once cannot both win.
 """
 
@@ -115,6 +115,9 @@ def record_approval_revoke(*, record: PromptRecord, user: User, comment: str,
                        ip_address=ip_address, approved_by=None, approved_at=None)
         for link in ShareLink.objects.filter(record=record, revoked_at__isnull=True):
             share_link_revoke(link=link, user=user, ip_address=ip_address)
+        event_emit(team_id=record.project.team_id,
+                   kind=WebhookEventKind.RECORD_APPROVAL_REVOKED, record_id=record.pk,
+                   payload={"record": record_data(record), "comment": comment.strip()})
     return record
 
 
