@@ -6,8 +6,9 @@ draft ─submit→ pending ─approve→ approved (locked: a change is a re-run)
 approved ─revoke (a manager, with a reason)→ changes_requested
 Managers and the members a manager named reviewers decide; nobody approves their own
 record. Only a manager takes an approval back: the record leaves the house library, its
-share links stop working, and webhooks hear `record.approval_revoked`. Every transition is a ReviewStep and an audit event, written with a conditional
-update so two reviewers deciding at once cannot both win.
+share links stop working, and webhooks hear `record.approval_revoked`. Every transition is
+a ReviewStep and an audit event, written with a conditional update so two reviewers deciding
+at once cannot both win.
 """
 
 from django.db import transaction
