@@ -10,6 +10,7 @@ from prompts.pipeline.run import job_run
 from prompts.pipeline.sweeper import jobs_sweep
 from prompts.usage.budgets import budget_warnings_send
 from prompts.usage.reconciliation.nightly import reconcile_yesterday as reconcile_day_before
+from prompts.usage.reconciliation.queued import reconciliation_execute
 from prompts.workspace.services.webhook_delivery import (
     webhook_deliver,
     webhook_events_fan_out,
@@ -66,3 +67,11 @@ def sweep_webhooks() -> dict[str, int]:
 def reconcile_yesterday() -> int | None:
     run = reconcile_day_before()
     return run.pk if run else None
+
+
+# A month's log, or a 200 MB file, takes minutes: not the job lease's limits.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+             soft_time_limit=3300, time_limit=3600)
+def reconcile_run(run_id: int) -> str | None:
+    run = reconciliation_execute(run_id)
+    return run.status if run else None

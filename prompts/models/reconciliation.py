@@ -42,6 +42,7 @@ class ReconciliationRun(models.Model):
         FILE = "file", _("Imported file")
 
     class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
         OK = "ok", _("Done")
         FAILED = "failed", _("Failed")
 
@@ -53,6 +54,8 @@ class ReconciliationRun(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices,
                               default=Status.OK)
     error = models.TextField(blank=True)
+    # An uploaded log waiting for the worker that runs it (removed once it has run).
+    log_file = models.FileField(upload_to="reconciliation/", max_length=200, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -82,7 +85,7 @@ class ReconciliationRun(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(until__gte=models.F("since")),
                                    name="reconrun_until_after_since"),
-            models.CheckConstraint(condition=Q(status__in=["ok", "failed"]),
+            models.CheckConstraint(condition=Q(status__in=["running", "ok", "failed"]),
                                    name="reconrun_status_valid"),
         ]
 

@@ -21,6 +21,7 @@ from prompts.pipeline.keys import gateway_keys_retire_due
 from prompts.pipeline.submissions import submission_keys_expire
 from prompts.usage.budgets import budget_room
 from prompts.usage.ledger import max_cost, price_in_force
+from prompts.usage.reconciliation.queued import reconciliations_expire
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ DUTIES = {
     "resumed": resume_parked,
     "retired_keys": gateway_keys_retire_due,
     "submission_keys": submission_keys_expire,
+    "stale_reconciliations": reconciliations_expire,
 }
 
 

@@ -33,7 +33,7 @@ from prompts.usage.money import yuan
 from prompts.usage.prices import calls_reprice, price_set
 from prompts.usage.prices import price_book as price_book_rows
 from prompts.usage.reconciliation import selectors as recon
-from prompts.usage.reconciliation.runs import reconciliation_run
+from prompts.usage.reconciliation.queued import reconciliation_queue
 from prompts.usage.reconciliation.settle import item_settle
 from prompts.usage.reconciliation.source import log_source, log_source_set, log_source_settings
 
@@ -194,11 +194,9 @@ def reconciliation_start(request: HttpRequest) -> HttpResponse:
                                          + form.errors.get("log_file", [])
                                          + [_("Check the dates.")]))
         return redirect("reconciliation_list")
-    upload = form.cleaned_data["log_file"]
-    run = reconciliation_run(
-        since=form.cleaned_data["since"], until=form.cleaned_data["until"],
-        file_data=upload.read() if upload else None, filename=upload.name if upload else "",
-        trigger="page", actor=request.user)
+    run = reconciliation_queue(since=form.cleaned_data["since"],
+                               until=form.cleaned_data["until"],
+                               upload=form.cleaned_data["log_file"], actor=request.user)
     return redirect("reconciliation_detail", run_id=run.pk)
 
 

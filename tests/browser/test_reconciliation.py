@@ -24,7 +24,10 @@ def _call(user, project, at) -> GatewayCall:
 
 
 def test_it_reconciles_an_uploaded_log_and_shows_what_differs(page, login, crew, project,
-                                                              admin_user, tmp_path):
+                                                              admin_user, tmp_path,
+                                                              celery_worker_thread):
+    # celery_worker_thread: a real worker runs what the page queues; the page refreshes
+    # itself until the figures are there.
     ModelPriceFactory(input_per_mtok=Decimal("2"), output_per_mtok=Decimal("8"),
                       effective_from=local(2025, 1, 1, 0))
     same = _call(crew.member, project, local(2026, 3, 2, 9))

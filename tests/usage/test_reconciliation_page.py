@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -20,6 +22,7 @@ from accounts.models import AuditEvent
 from prompts.gateway.simulator import DEFAULT_LOG_TOKEN
 from prompts.models import GatewayCall, GatewayLogSource, ReconciliationRun
 from prompts.usage.reconciliation.nightly import reconcile_yesterday
+from prompts.usage.reconciliation.queued import reconciliation_execute, reconciliation_queue
 from prompts.usage.reconciliation.runs import reconciliation_run
 from prompts.usage.reconciliation.source import log_source, log_source_set
 from tests.clock import local
@@ -112,8 +115,46 @@ def test_it_lets_a_site_admin_reconcile_an_uploaded_file(frozen_clock, crew, pro
         "csrfmiddlewaretoken": browser.cookies["csrftoken"].value})
     run = ReconciliationRun.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{run.pk}/")
-    assert (run.source, run.trigger, run.created_by, run.matched, run.difference) == (
-        "file", "page", admin_user, 1, Decimal("0"))
+    # Stored as running at once; the file waits for the worker under a name of our own.
+    assert (run.status, run.source, run.source_name) == ("running", "file", "log.json")
+    stored = run.log_file.name
+    assert stored.startswith("reconciliation/") and "log.json" not in stored
+    waiting = browser.get(response["Location"]).content.decode()
+    assert 'http-equiv="refresh"' in waiting and "A worker is reconciling" in waiting
+
+    run = reconciliation_execute(run.pk)  # what the worker does
+    assert (run.status, run.source, run.trigger, run.created_by, run.matched,
+            run.difference) == ("ok", "file", "page", admin_user, 1, Decimal("0"))
+    assert not run.log_file and not default_storage.exists(stored)
+    done = browser.get(response["Location"]).content.decode()
+    assert 'http-equiv="refresh"' not in done and 'id="run-items"' in done
+    # The task delivered a second time (its worker died after the commit) does nothing.
+    assert reconciliation_execute(run.pk) is None
+    assert ReconciliationRun.objects.get().matched == 1
+
+
+def test_it_fails_a_pull_without_a_log_token_at_once(db, admin_client):
+    response = admin_client.post(reverse("reconciliation_start"), {
+        "since": "2026-11-19", "until": "2026-11-19"}, follow=True)
+    run = ReconciliationRun.objects.get()
+    assert (run.status, run.source) == ("failed", "pull")
+    assert "no access token" in response.content.decode()
+
+
+def test_the_sweep_fails_a_run_no_worker_finished(frozen_clock, crew, admin_user):
+    from prompts.pipeline.sweeper import jobs_sweep
+
+    run = reconciliation_queue(since=date(2026, 11, 19), until=date(2026, 11, 19),
+                               upload=SimpleUploadedFile("log.json", b"[]"), actor=admin_user)
+    stored = run.log_file.name
+    frozen_clock.shift(timedelta(hours=1))
+    assert jobs_sweep()["stale_reconciliations"] == 0
+    frozen_clock.shift(timedelta(hours=1, seconds=1))
+    assert jobs_sweep()["stale_reconciliations"] == 1
+    run.refresh_from_db()
+    assert run.status == "failed" and "start it again" in run.error
+    assert not default_storage.exists(stored)
+    assert reconciliation_execute(run.pk) is None  # a late delivery changes nothing
 
 
 def test_it_keeps_the_log_token_encrypted_and_out_of_pages_logs_and_the_database(

@@ -61,16 +61,17 @@ class _Entries:
 
 def reconciliation_run(*, since: date, until: date, file_data: bytes | None = None,
                        filename: str = "", entries: Iterable[UsageLogEntry] | None = None,
-                       trigger: str = "command",
-                       actor: User | None = None) -> ReconciliationRun:
+                       trigger: str = "command", actor: User | None = None,
+                       run: ReconciliationRun | None = None) -> ReconciliationRun:
     """Reconcile local days since..until (inclusive) against the log: pulled from the
     gateway, or read from `file_data`, or `entries` already read (oldest first; named
     `filename`). Returns the stored run; `run.status` is "failed" (with `run.error`) when
-    the log could not be read."""
+    the log could not be read. `run`: a queued run (still running) to complete."""
     start = local_midnight(since)
     end = local_midnight(until + timedelta(days=1))
     window = timedelta(seconds=max(settings.RECONCILE_WINDOW_S, 1))
-    run = ReconciliationRun(since=since, until=until, trigger=trigger, created_by=actor)
+    if run is None:
+        run = ReconciliationRun(since=since, until=until, trigger=trigger, created_by=actor)
     try:
         if entries is not None:
             run.source, run.source_name = ReconciliationRun.Source.FILE, filename[:300]
@@ -111,6 +112,7 @@ def _failed(run: ReconciliationRun, error: str) -> ReconciliationRun:
 
 def _store(run: ReconciliationRun, result: Reconciliation, ledger: LedgerStream,
            entries: _Entries, pricer: EntryPricer, actor: User | None) -> None:
+    run.status = ReconciliationRun.Status.OK
     run.save()
     items: list[ReconciliationItem] = []
     settled_yuan = Decimal("0.000000")
