@@ -63,13 +63,14 @@ def sweep_webhooks() -> dict[str, int]:
     return counts
 
 
-@shared_task(ignore_result=True)
+# A day's log from a busy gateway can take longer than the job lease's limits.
+@shared_task(ignore_result=True, soft_time_limit=3300, time_limit=3600)
 def reconcile_yesterday() -> int | None:
     run = reconcile_day_before()
     return run.pk if run else None
 
 
-# A month's log, or a 200 MB file, takes minutes: not the job lease's limits.
+# A month's log, or a 200 MB file, takes minutes: not the job lease's limits either.
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              soft_time_limit=3300, time_limit=3600)
 def reconcile_run(run_id: int) -> str | None:
