@@ -16,6 +16,8 @@ from prompts.models import GatewayCall, ModelPrice, ReconciliationItem, Reconcil
 from prompts.usage.ledger import call_cost, price_in_force, rollup_add
 from prompts.usage.reservations import budget_settle
 
+from .selectors import item_settleable
+
 Outcome = GatewayCall.Outcome
 State = GatewayCall.State
 Kind = ReconciliationItem.Kind
@@ -73,11 +75,9 @@ def item_settle(*, item_id: int, run_id: int, team_id: int | None,
     `team_id`: the manager's team (None: a site admin). None when there is nothing to
     settle: not such an item, already settled, or the call is no longer unknown."""
     with transaction.atomic():
-        items = ReconciliationItem.objects.select_for_update().filter(
-            pk=item_id, run_id=run_id, kind=Kind.GATEWAY_ONLY, call__isnull=False,
-            state=State.UNKNOWN)
-        item = (items if team_id is None else items.filter(team_id=team_id)).first()
-        if item is None:
+        item = ReconciliationItem.objects.select_for_update().filter(
+            pk=item_id, run_id=run_id).first()
+        if item is None or not item_settleable(item) or team_id not in (None, item.team_id):
             return None
         entry = UsageLogEntry(
             gateway_id="", created_at=item.logged_at, model=item.model,

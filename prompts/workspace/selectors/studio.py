@@ -42,10 +42,15 @@ def style_versions(style: HouseStyle) -> list[HouseStyleVersion]:
 
 # Review -----------------------------------------------------------------------------------
 
+def manages_team(*, user: User, team_id: int) -> bool:
+    """A manager of the team: may also take an approval back."""
+    return Membership.objects.filter(user=user, team_id=team_id,
+                                     role=Membership.Role.MANAGER).exists()
+
+
 def can_review(*, user: User, team_id: int) -> bool:
     """Managers, and the members a manager named reviewers (while still members)."""
-    return (Membership.objects.filter(user=user, team_id=team_id,
-                                      role=Membership.Role.MANAGER).exists()
+    return (manages_team(user=user, team_id=team_id)
             or TeamReviewer.objects.filter(user=user, team_id=team_id,
                                            user__memberships__team_id=team_id).exists())
 
@@ -74,9 +79,8 @@ def record_studio(*, record: PromptRecord, user: User) -> RecordStudio:
     return RecordStudio(
         history=review_history(record),
         can_review=can_review(user=user, team_id=record.project.team_id),
-        can_revoke=(record.review_status == Review.APPROVED and Membership.objects.filter(
-            user=user, team_id=record.project.team_id,
-            role=Membership.Role.MANAGER).exists()),
+        can_revoke=(record.review_status == Review.APPROVED
+                    and manages_team(user=user, team_id=record.project.team_id)),
         compare_ids=",".join(str(pk) for pk in chain[:4]) if len(chain) > 1 else "",
         template=job.template, template_values=job.template_values,
         style_version=job.style_version,

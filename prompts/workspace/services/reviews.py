@@ -20,7 +20,7 @@ from accounts.services import audit_record
 from grokweb.refusals import Refusal
 from prompts.events import event_emit
 from prompts.models import PromptRecord, ReviewStep, ShareLink, TeamReviewer, WebhookEventKind
-from prompts.workspace.selectors.studio import can_review
+from prompts.workspace.selectors.studio import can_review, manages_team
 from prompts.workspace.selectors.webhooks import record_data
 from prompts.workspace.services.shares import share_link_revoke
 
@@ -103,8 +103,7 @@ def record_approval_revoke(*, record: PromptRecord, user: User, comment: str,
                            ip_address: str | None = None) -> PromptRecord:
     """A manager takes an approval back, saying why: changes requested, out of the house
     library, unlocked, and the record's live share links revoked, in one transaction."""
-    if not Membership.objects.filter(user=user, team_id=record.project.team_id,
-                                     role=Membership.Role.MANAGER).exists():
+    if not manages_team(user=user, team_id=record.project.team_id):
         raise ReviewRefused("not_manager", _(
             "Only a manager of the team can revoke an approval."), status=403)
     if not comment.strip():

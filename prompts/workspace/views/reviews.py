@@ -38,34 +38,36 @@ def _back_to(record) -> HttpResponse:
     return redirect("record_detail", record_id=record.pk)
 
 
+def _review_step(request: HttpRequest, record, step, done: str, **values) -> HttpResponse:
+    """One review step from the record's page: the refusal or `done` as a message."""
+    try:
+        step(record=record, user=request.user, ip_address=actor_of(request)["ip_address"],
+             **values)
+    except ReviewRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, done)
+    return _back_to(record)
+
+
+def _comment(request: HttpRequest) -> str:
+    form = ReviewCommentForm(request.POST)
+    return form.cleaned_data["comment"] if form.is_valid() else ""
+
+
 @require_POST
 @login_required
 def record_submit_view(request: HttpRequest, record_id: int) -> HttpResponse:
     record = record_for_member(request.user, record_id)
-    form = ReviewCommentForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
-    try:
-        record_submit(record=record, user=request.user, comment=comment,
-                      ip_address=actor_of(request)["ip_address"])
-    except ReviewRefused as refused:
-        messages.error(request, refused.message)
-    else:
-        messages.success(request, _("Submitted for review."))
-    return _back_to(record)
+    return _review_step(request, record, record_submit, _("Submitted for review."),
+                        comment=_comment(request))
 
 
 @require_POST
 @login_required
 def record_withdraw_view(request: HttpRequest, record_id: int) -> HttpResponse:
     record = record_for_member(request.user, record_id)
-    try:
-        record_withdraw(record=record, user=request.user,
-                        ip_address=actor_of(request)["ip_address"])
-    except ReviewRefused as refused:
-        messages.error(request, refused.message)
-    else:
-        messages.success(request, _("Withdrawn from review."))
-    return _back_to(record)
+    return _review_step(request, record, record_withdraw, _("Withdrawn from review."))
 
 
 @require_POST
@@ -95,17 +97,10 @@ def record_decide_view(request: HttpRequest, record_id: int) -> HttpResponse:
 @login_required
 def record_revoke_view(request: HttpRequest, record_id: int) -> HttpResponse:
     record = record_for_member(request.user, record_id)
-    form = ReviewCommentForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
-    try:
-        record_approval_revoke(record=record, user=request.user, comment=comment,
-                               ip_address=actor_of(request)["ip_address"])
-    except ReviewRefused as refused:
-        messages.error(request, refused.message)
-    else:
-        messages.success(request, _("Approval revoked: the record is out of the house library, "
-                                    "unlocked, and its share links no longer open."))
-    return _back_to(record)
+    return _review_step(request, record, record_approval_revoke,
+                        _("Approval revoked: the record is out of the house library, "
+                          "unlocked, and its share links no longer open."),
+                        comment=_comment(request))
 
 
 @login_required
